@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Store benchmark: Nexo (native protocol, nexo-bench) against redis-server (redis-benchmark), measured in the
+# same run on the same machine with the same connections, pipeline depth, key space and value size.
+# Nexo runs twice: with one shard (the same single core Redis uses) and with one shard per CPU.
+# Writes the table to docs/benchmarks.md. Tunables: CONNECTIONS, PIPELINE, REQUESTS, KEYSPACE, VALUE_BYTES,
+# SHARD_COUNTS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CONNECTIONS=${CONNECTIONS:-50}
+PIPELINE=${PIPELINE:-16}
+REQUESTS=${REQUESTS:-2000000}
+KEYSPACE=${KEYSPACE:-100000}
+VALUE_BYTES=${VALUE_BYTES:-16}
+SHARD_COUNTS=${SHARD_COUNTS:-"1 $(nproc)"}
+OUTPUT=docs/benchmarks.md
+
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
+fi
+[ -x target/release/nexo ] && [ -x target/release/nexo-bench ] || cargo build --release --bins
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+
+redis_port=$(free_port)
+# Same durability as Nexo's default store policy (WAL written at once, fsync every second).
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
+    --dir "$work" --daemonize no --loglevel warning >"$work/redis.log" 2>&1 &
+pids+=($!)
+wait_port "$redis_port"
+
+echo "redis-benchmark: C=$CONNECTIONS P=$PIPELINE n=$REQUESTS keyspace=$KEYSPACE value=${VALUE_BYTES}B"
+redis_csv=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c "$CONNECTIONS" -P "$PIPELINE" -n "$REQUESTS" \
+    -r "$KEYSPACE" -d "$VALUE_BYTES" -t set,get --csv)
+echo "$redis_csv"
+declare -A nexo_csv
+for shards in $SHARD_COUNTS; do
+    nexo_port=$(free_port)
+    ./target/release/nexo --host 127.0.0.1 --port "$nexo_port" --dashboard off --shards "$shards" \
+        --data-dir "$work/nexo-$shards" >"$work/nexo-$shards.log" 2>&1 &
+    nexo_pid=$!
+    pids+=("$nexo_pid")
+    wait_port "$nexo_port"
+    echo "nexo-bench: same parameters, $shards shard(s)"
+    nexo_csv[$shards]=$(./target/release/nexo-bench --port "$nexo_port" --connections "$CONNECTIONS" \
+        --pipeline "$PIPELINE" --requests "$REQUESTS" --keyspace "$KEYSPACE" --value-bytes "$VALUE_BYTES" \
+        --tests set,get)
+    echo "${nexo_csv[$shards]}"
+    kill -TERM "$nexo_pid"
+    wait "$nexo_pid" || true
+done
+
+# Columns: redis-benchmark --csv prints test,rps,avg,min,p50,p95,p99,max; nexo-bench prints test,rps,p50,p99.
+field() { echo "$1" | grep "^\"$2\"" | tr -d '"' | cut -d, -f"$3"; }
+row() {
+    local test=$1 shards=$2 csv nexo_rps redis_rps
+    csv=${nexo_csv[$shards]}
+    nexo_rps=$(field "$csv" "$test" 2); redis_rps=$(field "$redis_csv" "$test" 2)
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$test" "$shards" "$nexo_rps" "$(field "$csv" "$test" 3)" \
+        "$(field "$csv" "$test" 4)" "$redis_rps" "$(field "$redis_csv" "$test" 5)" \
+        "$(field "$redis_csv" "$test" 7)" "$(python3 -c "print(f'{$nexo_rps/$redis_rps:.2f}')")"
+}
+
+{
+    echo "# Benchmarks"
+    echo
+    echo "Figures from \`make bench\` on the machine named below. Absolute numbers depend on the machine; the ratio"
+    echo "against the peer measured in the same run is what to compare across runs."
+    echo
+    echo "## Store: SET and GET (\`make bench-store\`)"
+    echo
+    echo "- Date: $(date -u +%Y-%m-%d); machine: $(nproc) cores, $(uname -r); load generator and server share the machine."
+    echo "- Parameters: $CONNECTIONS connections, pipeline depth $PIPELINE, $REQUESTS requests per test, random keys from"
+    echo "  a $KEYSPACE-key space, $VALUE_BYTES-byte values."
+    echo "- Nexo: \`nexo --shards N\` for N in $SHARD_COUNTS, with its default store durability (\`--store-fsync interval:1000\`), driven by"
+    echo "  \`nexo-bench\` (one single-threaded poll loop, like redis-benchmark)."
+    echo "- Redis: \`redis-server $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)\` with \`appendonly yes, appendfsync everysec\`"
+    echo "  (the same durability), driven by \`redis-benchmark -c $CONNECTIONS -P $PIPELINE -r $KEYSPACE -d $VALUE_BYTES\`."
+    echo
+    echo "- With one shard Nexo uses one core for serving, like Redis; with one shard per CPU the server threads share"
+    echo "  the cores with the load generator, and half of the keys of every batch take a hop to another shard."
+    echo
+    echo "| test | Nexo shards | Nexo ops/s | Nexo p50 ms | Nexo p99 ms | Redis ops/s | Redis p50 ms | Redis p99 ms | Nexo / Redis |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for test in SET GET; do
+        for shards in $SHARD_COUNTS; do
+            row "$test" "$shards"
+        done
+    done
+} > "$OUTPUT"
+cat "$OUTPUT"

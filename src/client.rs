@@ -1,0 +1,191 @@
+//! A minimal blocking client for the native protocol, for tests, benchmarks and tools (the product's client is
+//! the TypeScript SDK). It speaks raw frames: callers build payloads with [`requests`] and read replies with
+//! [`Response::reader`].
+
+use crate::protocol::frame::{check_frame, write_request};
+use crate::protocol::payload::PayloadReader;
+use crate::protocol::{ErrorCode, FrameCheck, FrameHeader, FrameKind, Opcode, HEADER_LEN};
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+
+/// Largest reply payload the client accepts.
+const MAX_REPLY_PAYLOAD: usize = 1 << 30;
+/// Bytes read from the socket per call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// One frame received from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub header: FrameHeader,
+    pub payload: Vec<u8>,
+}
+
+impl Response {
+    pub fn kind(&self) -> Option<FrameKind> {
+        FrameKind::from_byte(self.header.kind)
+    }
+
+    /// The error code and message when this is an error frame.
+    pub fn error(&self) -> Option<(Option<ErrorCode>, String)> {
+        if self.kind() != Some(FrameKind::Error) {
+            return None;
+        }
+        let mut reader = PayloadReader::new(&self.payload);
+        let code = reader.u16("code").ok()?;
+        let message = reader.string("message").ok()?.to_owned();
+        Some((ErrorCode::from_u16(code), message))
+    }
+
+    pub fn reader(&self) -> PayloadReader<'_> {
+        PayloadReader::new(&self.payload)
+    }
+}
+
+/// A blocking connection that can pipeline: `send` many, then `receive` their replies.
+pub struct Client {
+    stream: TcpStream,
+    outgoing: Vec<u8>,
+    incoming: Vec<u8>,
+    next_request_id: u32,
+}
+
+impl Client {
+    pub fn connect(address: impl ToSocketAddrs) -> io::Result<Client> {
+        let stream = TcpStream::connect(address)?;
+        stream.set_nodelay(true)?;
+        Ok(Client { stream, outgoing: Vec::new(), incoming: Vec::new(), next_request_id: 1 })
+    }
+
+    /// Queues a request frame and returns its id; nothing is sent before [`Client::flush`].
+    pub fn send(&mut self, opcode: Opcode, payload: &[u8]) -> u32 {
+        let request_id = self.next_request_id;
+        self.next_request_id = self.next_request_id.wrapping_add(1);
+        write_request(&mut self.outgoing, opcode, request_id, payload);
+        request_id
+    }
+
+    /// Queues arbitrary bytes (for tests of malformed input).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.outgoing.extend_from_slice(bytes);
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.stream.write_all(&self.outgoing)?;
+        self.outgoing.clear();
+        Ok(())
+    }
+
+    /// Reads the next frame from the server; `UnexpectedEof` when the server closed the connection.
+    pub fn receive(&mut self) -> io::Result<Response> {
+        loop {
+            match check_frame(&self.incoming, MAX_REPLY_PAYLOAD) {
+                FrameCheck::Complete { header, total_len } => {
+                    let payload = self.incoming[HEADER_LEN..total_len].to_vec();
+                    self.incoming.drain(..total_len);
+                    return Ok(Response { header, payload });
+                }
+                FrameCheck::TooLarge { header } => {
+                    let message = format!("reply payload of {} bytes is over the client limit", header.payload_len);
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+                }
+                FrameCheck::Incomplete => {}
+            }
+            let start = self.incoming.len();
+            self.incoming.resize(start + READ_CHUNK, 0);
+            let read = self.stream.read(&mut self.incoming[start..])?;
+            self.incoming.truncate(start + read);
+            if read == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "server closed the connection"));
+            }
+        }
+    }
+
+    /// Sends one request and waits for its reply.
+    pub fn call(&mut self, opcode: Opcode, payload: &[u8]) -> io::Result<Response> {
+        let request_id = self.send(opcode, payload);
+        self.flush()?;
+        let response = self.receive()?;
+        if response.header.request_id != request_id {
+            let message = format!("reply for request {} while waiting for {request_id}", response.header.request_id);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+        }
+        Ok(response)
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
+/// Payload builders for every request layout in `docs/protocol.md`.
+pub mod requests {
+    use crate::protocol::payload::{write_i64, write_string, write_u16, write_u32, write_u64, write_value};
+    use crate::protocol::SetCondition;
+    use nexo_shards::value::ContentTag;
+
+    pub fn hello(version: u16, client_name: &str, auth_token: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_u16(&mut out, version);
+        write_string(&mut out, client_name);
+        write_string(&mut out, auth_token);
+        out
+    }
+
+    pub fn set(key: &str, tag: ContentTag, bytes: &[u8], condition: SetCondition, ttl_ms: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_string(&mut out, key);
+        write_value(&mut out, tag, bytes);
+        out.push(condition as u8);
+        write_u64(&mut out, ttl_ms);
+        out
+    }
+
+    /// Payload of the single-key requests (`StoreGet`, `StorePersist`, `StoreTtl`).
+    pub fn key(key: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_string(&mut out, key);
+        out
+    }
+
+    /// Payload of the key-list requests (`StoreDel`, `StoreExists`, `StoreMget`).
+    pub fn keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let mut out = Vec::new();
+        write_u32(&mut out, keys.len() as u32);
+        keys.iter().for_each(|key| write_string(&mut out, key));
+        out
+    }
+
+    pub fn expire(key: &str, ttl_ms: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_string(&mut out, key);
+        write_u64(&mut out, ttl_ms);
+        out
+    }
+
+    pub fn incr_by(key: &str, delta: i64) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_string(&mut out, key);
+        write_i64(&mut out, delta);
+        out
+    }
+
+    pub fn mset<'a>(entries: impl IntoIterator<Item = (&'a str, ContentTag, &'a [u8])>) -> Vec<u8> {
+        let entries: Vec<_> = entries.into_iter().collect();
+        let mut out = Vec::new();
+        write_u32(&mut out, entries.len() as u32);
+        for (key, tag, bytes) in entries {
+            write_string(&mut out, key);
+            write_value(&mut out, tag, bytes);
+        }
+        out
+    }
+
+    pub fn scan(cursor: u64, pattern: &str, count: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_u64(&mut out, cursor);
+        write_string(&mut out, pattern);
+        write_u32(&mut out, count);
+        out
+    }
+}

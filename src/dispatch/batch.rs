@@ -1,0 +1,219 @@
+//! One socket read's worth of requests: decode, route, execute, encode.
+//!
+//! Per-connection order: ops for one shard keep their request order (local ops run in order; remote ops travel
+//! in order in one inbox message), and a connection processes its batches one after another, so a request sent
+//! after a reply was received always observes that reply's effect.
+
+use super::core::ShardCore;
+use super::errors::ErrorReply;
+use super::mesh::{ShardMessage, ShardResult};
+use super::session::Session;
+use super::store::{assemble, plan_store_request, Assemble};
+use crate::protocol::frame::check_frame;
+use crate::protocol::reply::encode_error;
+use crate::protocol::{ErrorCode, FrameCheck, FrameHeader, FrameKind, Opcode, Reply, Request, HEADER_LEN};
+use nexo_shards::command::{StoreOp, StoreReply};
+use std::ops::Range;
+
+/// How much of the input a batch used and whether the connection must close after writing the responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub consumed: usize,
+    pub close: bool,
+}
+
+/// Decodes every whole frame at the front of `input`, executes them and appends the responses to `out`.
+pub async fn process(core: &ShardCore, session: &mut Session, input: &[u8], out: &mut Vec<u8>) -> BatchOutcome {
+    let mut batch = Batch::new(core.shard_count);
+    let mut consumed = 0;
+    let mut close = false;
+    loop {
+        match check_frame(&input[consumed..], core.config.max_frame_bytes) {
+            FrameCheck::Incomplete => break,
+            FrameCheck::TooLarge { header } => {
+                let message = format!(
+                    "frame payload of {} bytes exceeds the server limit of {} bytes (--max-frame-bytes); closing",
+                    header.payload_len, core.config.max_frame_bytes
+                );
+                batch.push_error(&header, ErrorReply::new(ErrorCode::FrameTooLarge, message));
+                close = true;
+                break;
+            }
+            FrameCheck::Complete { header, total_len } => {
+                let payload = &input[consumed + HEADER_LEN..consumed + total_len];
+                consumed += total_len;
+                batch.add_frame(core, session, &header, payload);
+            }
+        }
+    }
+    batch.execute(core).await;
+    batch.encode(out);
+    BatchOutcome { consumed, close }
+}
+
+/// Where one op's reply will be found: the shard that ran it and its index in that shard's reply list.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Slot {
+    pub shard: usize,
+    pub index: usize,
+}
+
+enum Outcome {
+    Ready(Reply),
+    Failed(ErrorReply),
+    Store { assemble: Assemble, slots: Range<usize> },
+}
+
+struct Entry {
+    opcode: u16,
+    request_id: u32,
+    outcome: Outcome,
+}
+
+/// The requests of one batch and the ops they were split into.
+pub(super) struct Batch<'a> {
+    entries: Vec<Entry>,
+    slots: Vec<Slot>,
+    local_ops: Vec<StoreOp<&'a str>>,
+    remote_ops: Vec<Vec<StoreOp<String>>>,
+    results: Vec<ShardResult>,
+}
+
+impl<'a> Batch<'a> {
+    fn new(shard_count: usize) -> Batch<'a> {
+        Batch {
+            entries: Vec::new(),
+            slots: Vec::new(),
+            local_ops: Vec::new(),
+            remote_ops: (0..shard_count).map(|_| Vec::new()).collect(),
+            results: (0..shard_count).map(|_| Ok(Vec::new())).collect(),
+        }
+    }
+
+    fn push_error(&mut self, header: &FrameHeader, error: ErrorReply) {
+        let outcome = Outcome::Failed(error);
+        self.entries.push(Entry { opcode: header.opcode, request_id: header.request_id, outcome });
+    }
+
+    fn add_frame(&mut self, core: &ShardCore, session: &mut Session, header: &FrameHeader, payload: &'a [u8]) {
+        let entry_count = self.entries.len();
+        if let Err(error) = self.try_add_frame(core, session, header, payload) {
+            self.entries.truncate(entry_count);
+            self.push_error(header, error);
+        }
+    }
+
+    fn try_add_frame(
+        &mut self,
+        core: &ShardCore,
+        session: &mut Session,
+        header: &FrameHeader,
+        payload: &'a [u8],
+    ) -> Result<(), ErrorReply> {
+        if FrameKind::from_byte(header.kind) != Some(FrameKind::Request) || header.flags != 0 {
+            return Err(ErrorReply::new(
+                ErrorCode::MalformedFrame,
+                format!("expected a request frame (kind 0, flags 0), got kind {} flags {}", header.kind, header.flags),
+            ));
+        }
+        let opcode = Opcode::from_u16(header.opcode).ok_or_else(|| {
+            ErrorReply::new(ErrorCode::UnknownOpcode, format!("unknown opcode 0x{:04X}", header.opcode))
+        })?;
+        let request = Request::decode(opcode, payload)?;
+        session.admit(&request)?;
+        let outcome = match request {
+            Request::Hello { .. } | Request::Ping { .. } => Outcome::Ready(session.handle(core, &request)?),
+            store_request => {
+                let (assemble, slots) = plan_store_request(self, core, store_request)?;
+                Outcome::Store { assemble, slots }
+            }
+        };
+        self.entries.push(Entry { opcode: header.opcode, request_id: header.request_id, outcome });
+        Ok(())
+    }
+
+    /// Queues `op` for `shard` and returns where its reply will be.
+    pub(super) fn route(&mut self, core: &ShardCore, shard: usize, op: StoreOp<&'a str>) -> usize {
+        let index = if shard == core.shard_id {
+            self.local_ops.push(op);
+            self.local_ops.len() - 1
+        } else {
+            self.remote_ops[shard].push(op.into_owned());
+            self.remote_ops[shard].len() - 1
+        };
+        self.slots.push(Slot { shard, index });
+        self.slots.len() - 1
+    }
+
+    /// Index the next routed op's slot will get; with [`Batch::route`] it delimits one request's slots.
+    pub(super) fn next_slot(&self) -> usize {
+        self.slots.len()
+    }
+
+    async fn execute(&mut self, core: &ShardCore) {
+        let mut pending = Vec::new();
+        for (shard, ops) in self.remote_ops.iter_mut().enumerate() {
+            if ops.is_empty() {
+                continue;
+            }
+            let (reply, receiver) = flume::bounded(1);
+            let message = ShardMessage::Store { ops: std::mem::take(ops), reply };
+            if core.inboxes[shard].send_async(message).await.is_err() {
+                self.results[shard] = Err(shard_stopped(shard));
+            } else {
+                pending.push((shard, receiver));
+            }
+        }
+        let local_lsn = self.execute_local(core);
+        for (shard, receiver) in pending {
+            self.results[shard] = receiver.recv_async().await.unwrap_or_else(|_| Err(shard_stopped(shard)));
+        }
+        if let Some(lsn) = local_lsn {
+            if let Err(error) = core.persistence.wait_durable(lsn).await {
+                self.results[core.shard_id] = Err(ErrorReply::new(ErrorCode::PersistenceFailed, error.to_string()));
+            }
+        }
+    }
+
+    fn execute_local(&mut self, core: &ShardCore) -> Option<crate::persist::Lsn> {
+        if self.local_ops.is_empty() {
+            return None;
+        }
+        let mut replies = Vec::with_capacity(self.local_ops.len());
+        let lsn = core.run_store_ops(self.local_ops.drain(..), &mut replies);
+        self.results[core.shard_id] = Ok(replies);
+        lsn
+    }
+
+    fn encode(self, out: &mut Vec<u8>) {
+        let Batch { entries, slots, mut results, .. } = self;
+        for entry in entries {
+            let reply = match entry.outcome {
+                Outcome::Ready(reply) => Ok(reply),
+                Outcome::Failed(error) => Err(error),
+                Outcome::Store { assemble: kind, slots: range } => {
+                    assemble(kind, slots[range].iter().map(|slot| take_reply(&mut results, *slot)))
+                }
+            };
+            match reply {
+                Ok(reply) => reply.encode(entry.opcode, entry.request_id, out),
+                Err(error) => encode_error(entry.opcode, entry.request_id, error.code, &error.message, out),
+            }
+        }
+    }
+}
+
+/// Moves one op's reply out of its shard's results.
+fn take_reply(results: &mut [ShardResult], slot: Slot) -> Result<StoreReply, ErrorReply> {
+    match &mut results[slot.shard] {
+        Ok(replies) => replies
+            .get_mut(slot.index)
+            .map(|reply| std::mem::replace(reply, StoreReply::Done))
+            .ok_or_else(|| ErrorReply::new(ErrorCode::Internal, "a shard returned fewer replies than ops")),
+        Err(error) => Err(error.clone()),
+    }
+}
+
+fn shard_stopped(shard: usize) -> ErrorReply {
+    ErrorReply::new(ErrorCode::ShuttingDown, format!("shard {shard} is stopping; retry after the server restarts"))
+}

@@ -1,0 +1,172 @@
+//! WAL round trips, group commit, fsync policies, torn tails and write failures.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_lite::future::poll_once;
+
+use super::*;
+use crate::persist::layout::wal_file_name;
+use crate::persist::record::RECORD_HEADER_BYTES;
+
+#[test]
+fn written_and_synced_data_is_recovered() {
+    let dir = temp_dir();
+    block_on(async {
+        let plan = committed_plan(dir.path(), 1);
+        let shard = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
+        assert_eq!(shard.report, RecoveryReport::default());
+        for i in 0..200 {
+            shard.set(&format!("key:{i}"), &format!("value {i}"));
+        }
+        shard.delete("key:7");
+        shard.set_with_ttl("session", "abc", 60_000);
+        let lsn = shard.set("key:0", "overwritten");
+        shard.durable(lsn).await;
+        let expected = shard.close().await;
+
+        let again = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
+        assert_eq!(again.contents(), expected);
+        assert_eq!(again.report.records_replayed, 203);
+        assert_eq!(again.report.keys_loaded, expected.len());
+        assert_eq!(again.report.bytes_truncated, 0);
+        again.close().await;
+    });
+}
+
+#[test]
+fn durable_records_are_in_the_file_before_shutdown() {
+    let dir = temp_dir();
+    block_on(async {
+        let plan = committed_plan(dir.path(), 1);
+        let shard = Rc::new(Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await);
+        let waiters: Vec<_> = (0..50)
+            .map(|i| {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let lsn = shard.set(&format!("k{i}"), "v");
+                    shard.persistence.wait_durable(lsn).await
+                })
+            })
+            .collect();
+        for waiter in waiters {
+            waiter.await.expect("every concurrent write is made durable");
+        }
+        let bytes = std::fs::read(shard_path(&plan, 0).join(wal_file_name(1))).expect("read the live segment");
+        let scan = crate::persist::record::scan_records(&bytes);
+        assert_eq!(scan.records.len(), 50, "all group-committed records are on disk: {:?}", scan.stop);
+        let expected = shard.contents();
+        // Simulated crash: the persistence is dropped without shutdown.
+        drop(Rc::try_unwrap(shard).ok().expect("no other owner"));
+
+        let again = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
+        assert_eq!(again.contents(), expected);
+        again.close().await;
+    });
+}
+
+#[test]
+fn relaxed_policies_acknowledge_at_once_and_lose_nothing_on_shutdown() {
+    for policy in [FsyncPolicy::Interval(Duration::from_millis(5)), FsyncPolicy::Never] {
+        let dir = temp_dir();
+        block_on(async {
+            let plan = committed_plan(dir.path(), 1);
+            let shard = Shard::open(&plan, 0, policy, NEVER_SNAPSHOT).await;
+            let lsn = shard.set("a", "1");
+            let waited = poll_once(shard.persistence.wait_durable(lsn)).await;
+            assert!(matches!(waited, Some(Ok(()))), "{policy}: acknowledged without waiting for the disk");
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+            shard.set("b", "2");
+            let expected = shard.close().await;
+            let again = Shard::open(&plan, 0, policy, NEVER_SNAPSHOT).await;
+            assert_eq!(again.contents(), expected, "{policy}");
+            again.close().await;
+        });
+    }
+}
+
+#[test]
+fn a_torn_tail_is_truncated_and_the_next_append_goes_to_a_new_segment() {
+    let dir = temp_dir();
+    block_on(async {
+        let plan = committed_plan(dir.path(), 1);
+        let shard = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
+        for i in 0..10 {
+            shard.set(&format!("key:{i}"), "v");
+        }
+        let expected = shard.close().await;
+        let wal = shard_path(&plan, 0).join(wal_file_name(1));
+        let good_len = std::fs::metadata(&wal).expect("stat").len();
+        let torn = [&100u32.to_le_bytes()[..], &[9; 4], &[1; 10]].concat();
+        std::fs::write(&wal, [std::fs::read(&wal).expect("read"), torn.clone()].concat()).expect("tear");
+
+        let shard = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
+        assert_eq!(shard.contents(), expected);
+        assert_eq!(shard.report.bytes_truncated, torn.len() as u64);
+        assert_eq!(std::fs::metadata(&wal).expect("stat").len(), good_len, "file cut at the last whole record");
+        let lsn = shard.set("after", "tear");
+        shard.durable(lsn).await;
+        assert!(shard_path(&plan, 0).join(wal_file_name(2)).exists(), "appends go to a new segment");
+        let expected = shard.close().await;
+
+        let again = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
+        assert_eq!(again.contents(), expected);
+        assert_eq!(again.report.bytes_truncated, 0);
+        again.close().await;
+    });
+}
+
+#[test]
+fn a_corrupt_record_is_dropped_with_everything_after_it() {
+    let dir = temp_dir();
+    block_on(async {
+        let plan = committed_plan(dir.path(), 1);
+        let shard = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
+        shard.set("first", "1");
+        shard.set("second", "2");
+        let before_last = shard.contents();
+        shard.set("third", "3");
+        shard.close().await;
+        let wal = shard_path(&plan, 0).join(wal_file_name(1));
+        let mut bytes = std::fs::read(&wal).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&wal, &bytes).expect("corrupt");
+
+        let again = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
+        assert_eq!(again.contents(), before_last);
+        assert!(again.report.bytes_truncated > RECORD_HEADER_BYTES as u64);
+        assert_eq!(again.report.records_replayed, 2);
+        again.close().await;
+    });
+}
+
+#[test]
+fn a_failed_wal_fails_waiters_and_every_later_write() {
+    let dir = temp_dir();
+    block_on(async {
+        let plan = committed_plan(dir.path(), 1);
+        let shard = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
+        let lsn = shard.set("kept", "1");
+        shard.durable(lsn).await;
+        std::fs::remove_dir_all(shard_path(&plan, 0)).expect("pull the directory away");
+        assert!(is_wal_failure(shard.persistence.snapshot_now().await), "rotation into a missing dir fails");
+        let lsn = shard.set("refused", "2");
+        assert!(is_wal_failure(shard.persistence.wait_durable(lsn).await));
+        assert!(is_wal_failure(shard.persistence.check_open()));
+        assert!(is_wal_failure(shard.persistence.shutdown().await));
+    });
+}
+
+#[test]
+fn writes_after_shutdown_are_refused() {
+    let dir = temp_dir();
+    block_on(async {
+        let plan = committed_plan(dir.path(), 1);
+        let shard = Shard::open(&plan, 0, FsyncPolicy::Never, NEVER_SNAPSHOT).await;
+        shard.persistence.shutdown().await.expect("clean shutdown");
+        let lsn = shard.set("late", "1");
+        let result = shard.persistence.wait_durable(lsn).await;
+        assert!(matches!(result, Err(PersistError::Closed)), "{result:?}");
+    });
+}

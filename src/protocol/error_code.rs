@@ -1,0 +1,55 @@
+//! Stable numeric error codes carried by error frames. Numbers are documented in `docs/protocol.md` and never
+//! reused; the human message beside each code says what went wrong and what to do.
+//!
+//! Ranges: `1–99` framing, connection and arguments; `100–199` store.
+
+wire_enum! {
+    /// A stable error code of the native protocol.
+    ErrorCode {
+        /// The frame header is invalid (unknown frame kind, non-zero flags). The connection stays open.
+        MalformedFrame = 1,
+        /// The frame's payload is over the server's `--max-frame-bytes`. The server closes the connection after it.
+        FrameTooLarge = 2,
+        /// The opcode is not part of this protocol version.
+        UnknownOpcode = 3,
+        /// The payload does not match the opcode's layout (truncated, trailing bytes, bad enum byte).
+        MalformedPayload = 4,
+        /// A name or text field is not valid UTF-8.
+        InvalidUtf8 = 5,
+        /// The client's protocol version is not supported.
+        UnsupportedVersion = 6,
+        /// The server requires authentication: send `HELLO` with the auth token first.
+        AuthRequired = 7,
+        /// The auth token in `HELLO` is wrong.
+        AuthFailed = 8,
+        /// An argument is out of range (empty key, TTL of 0, key too long, count of 0).
+        InvalidArgument = 9,
+        /// The server is shutting down and no longer takes requests.
+        ShuttingDown = 10,
+        /// The server could not persist the change; the request was not applied durably.
+        PersistenceFailed = 11,
+        /// An internal invariant failed; the message says which. Please report it.
+        Internal = 12,
+        /// The value is not a 64-bit decimal integer (INCRBY on text, JSON or bytes).
+        NotAnInteger = 100,
+        /// The increment would overflow a signed 64-bit integer.
+        Overflow = 101,
+        /// `--store-maxmemory` is reached and the eviction policy could not make room.
+        OutOfMemory = 102,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_round_trips_and_is_documented() {
+        let legend = include_str!("../../docs/protocol.md");
+        for &code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_u16(code as u16), Some(code));
+            let row = format!("| {} | `{}` |", code as u16, code.name());
+            assert!(legend.contains(&row), "docs/protocol.md lacks the error row {row}");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Reply payload shapes and their encoding into response frames.
+//!
+//! Each opcode answers with exactly one shape (listed in `docs/protocol.md`); the shapes are shared between
+//! opcodes so the encoder never needs to know which command produced a reply.
+
+use super::error_code::ErrorCode;
+use super::frame::{write_frame, FrameKind};
+use super::payload::{write_bytes, write_i64, write_string, write_u16, write_u32, write_u64, write_u8, write_value};
+use nexo_shards::value::Value;
+
+/// A success reply's payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// No payload.
+    Empty,
+    /// `u8` 0 or 1.
+    Flag(bool),
+    /// `u64`.
+    Count(u64),
+    /// `i64`.
+    Integer(i64),
+    /// `u8 found` then, when found, a value.
+    Value(Option<Value>),
+    /// `u32 count` then `count` × (`u8 found` + value when found).
+    Values(Vec<Option<Value>>),
+    /// `u64 next cursor` (0 = done) then `u32 count` + strings.
+    ScanPage { cursor: u64, keys: Vec<String> },
+    /// Handshake answer.
+    Hello { version: u16, server_version: String, shard_count: u32, max_frame_bytes: u32 },
+    /// `bytes`.
+    Bytes(Vec<u8>),
+}
+
+impl Reply {
+    /// Appends a reply frame for the request `request_id` (sent with `opcode`) to `out`.
+    pub fn encode(&self, opcode: u16, request_id: u32, out: &mut Vec<u8>) {
+        write_frame(out, opcode, FrameKind::Reply, request_id, |out| self.write_payload(out));
+    }
+
+    fn write_payload(&self, out: &mut Vec<u8>) {
+        match self {
+            Reply::Empty => {}
+            Reply::Flag(flag) => write_u8(out, u8::from(*flag)),
+            Reply::Count(count) => write_u64(out, *count),
+            Reply::Integer(integer) => write_i64(out, *integer),
+            Reply::Value(value) => write_optional_value(out, value.as_ref()),
+            Reply::Values(values) => {
+                write_u32(out, list_len(values.len()));
+                for value in values {
+                    write_optional_value(out, value.as_ref());
+                }
+            }
+            Reply::ScanPage { cursor, keys } => {
+                write_u64(out, *cursor);
+                write_u32(out, list_len(keys.len()));
+                for key in keys {
+                    write_string(out, key);
+                }
+            }
+            Reply::Hello { version, server_version, shard_count, max_frame_bytes } => {
+                write_u16(out, *version);
+                write_string(out, server_version);
+                write_u32(out, *shard_count);
+                write_u32(out, *max_frame_bytes);
+            }
+            Reply::Bytes(bytes) => write_bytes(out, bytes),
+        }
+    }
+}
+
+/// Appends an error frame: `u16 code` + `string message`.
+pub fn encode_error(opcode: u16, request_id: u32, code: ErrorCode, message: &str, out: &mut Vec<u8>) {
+    write_frame(out, opcode, FrameKind::Error, request_id, |out| {
+        write_u16(out, code as u16);
+        write_string(out, message);
+    });
+}
+
+fn write_optional_value(out: &mut Vec<u8>, value: Option<&Value>) {
+    match value {
+        Some(value) => {
+            write_u8(out, 1);
+            write_value(out, value.tag, &value.bytes);
+        }
+        None => write_u8(out, 0),
+    }
+}
+
+/// List lengths are bounded by the number of keys in one request frame, far below `u32::MAX`.
+fn list_len(len: usize) -> u32 {
+    u32::try_from(len).expect("list lengths are bounded by the request frame")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::HEADER_LEN;
+    use nexo_shards::value::ContentTag;
+
+    #[test]
+    fn value_reply_bytes_are_pinned() {
+        let mut out = Vec::new();
+        Reply::Value(Some(Value::new(ContentTag::Utf8, &b"hi"[..]))).encode(0x0102, 5, &mut out);
+        assert_eq!(&out[..HEADER_LEN], [0x02, 0x01, 1, 0, 5, 0, 0, 0, 8, 0, 0, 0]);
+        assert_eq!(&out[HEADER_LEN..], [1, 1, 2, 0, 0, 0, b'h', b'i']);
+    }
+
+    #[test]
+    fn error_frame_carries_code_and_message() {
+        let mut out = Vec::new();
+        encode_error(0x0999, 3, ErrorCode::UnknownOpcode, "no", &mut out);
+        assert_eq!(&out[..HEADER_LEN], [0x99, 0x09, 2, 0, 3, 0, 0, 0, 8, 0, 0, 0]);
+        assert_eq!(&out[HEADER_LEN..], [3, 0, 2, 0, 0, 0, b'n', b'o']);
+    }
+}

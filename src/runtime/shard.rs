@@ -1,0 +1,150 @@
+//! The life of one shard thread: executor, recovery, listening, serving, draining, syncing.
+
+use super::{store_config, Control, Event, IO_MEMORY_BYTES};
+use crate::clock;
+use crate::config::Config;
+use crate::dispatch::{serve_inbox, ShardCore, ShardMessage};
+use crate::net::{accept_loop, ConnectionTracker};
+use crate::persist::{StoreDataPlan, StorePersistence};
+use futures_lite::future::or;
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+use nexo_shards::store::Store;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often a shard removes expired keys from memory.
+const EXPIRY_TICK: Duration = Duration::from_millis(100);
+/// Most keys removed by one expiry pass before yielding to other tasks.
+const EXPIRY_BATCH_KEYS: usize = 1024;
+/// How often a draining shard checks whether its connections have finished.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
+
+/// Everything a shard thread is started with.
+pub(super) struct ShardSeed {
+    pub shard_id: usize,
+    pub config: Arc<Config>,
+    pub plan: Arc<StoreDataPlan>,
+    pub inbox: flume::Receiver<ShardMessage>,
+    pub inboxes: Vec<flume::Sender<ShardMessage>>,
+    pub control: flume::Receiver<Control>,
+    pub shutdown: flume::Receiver<()>,
+    pub events: crossbeam_channel::Sender<Event>,
+}
+
+/// Body of a shard thread: builds the executor and runs the shard on it.
+pub(super) fn run_thread(seed: ShardSeed, placement: Placement) {
+    let executor = LocalExecutorBuilder::new(placement).io_memory(IO_MEMORY_BYTES).make();
+    match executor {
+        Ok(executor) => executor.run(run_shard(seed)),
+        Err(error) => {
+            let message = format!(
+                "cannot start the io_uring runtime: {error}. Nexo needs Linux io_uring (kernel 5.8 or newer). In a \
+                 container, allow the io_uring_setup, io_uring_enter and io_uring_register syscalls in the seccomp \
+                 profile (Docker: --security-opt seccomp=<profile>) and raise the locked-memory limit \
+                 (--ulimit memlock=-1)"
+            );
+            // The main thread is waiting for this shard; if it is gone the process is already ending.
+            let _ = seed.events.send(Event::Failed { shard: seed.shard_id, message });
+        }
+    }
+}
+
+async fn run_shard(seed: ShardSeed) {
+    let ShardSeed { shard_id, config, plan, inbox, inboxes, control, shutdown, events } = seed;
+    let report = |event: Event| {
+        // The main thread outlives every shard except when the process is already exiting.
+        let _ = events.send(event);
+    };
+    let store = Rc::new(RefCell::new(Store::new(store_config(&config), shard_id as u64)));
+    let recovered = StorePersistence::recover(
+        &plan,
+        shard_id,
+        Rc::clone(&store),
+        clock::now_ms(),
+        config.store_fsync,
+        config.store_snapshot_wal_bytes,
+    )
+    .await;
+    drop(plan);
+    let persistence = match recovered {
+        Ok((persistence, recovery)) => {
+            report(Event::Recovered { shard: shard_id, report: recovery });
+            persistence
+        }
+        Err(error) => return report(Event::Failed { shard: shard_id, message: error.to_string() }),
+    };
+    let port = match control.recv_async().await {
+        Ok(Control::Start { port }) => port,
+        Ok(Control::Stop) | Err(_) => {
+            shutdown_persistence(shard_id, &persistence).await;
+            return report(Event::Exited { shard: shard_id });
+        }
+    };
+    let listener = match TcpListener::bind((config.host, port)).and_then(|listener| {
+        let address = listener.local_addr()?;
+        Ok((listener, address))
+    }) {
+        Ok((listener, address)) => {
+            report(Event::Listening { shard: shard_id, address });
+            listener
+        }
+        Err(error) => {
+            let message = format!("cannot listen on {}:{port}: {error}", config.host);
+            return report(Event::Failed { shard: shard_id, message });
+        }
+    };
+
+    let grace = Duration::from_millis(config.shutdown_grace_ms);
+    let core = Rc::new(ShardCore::new(shard_id, config, store, persistence, inboxes));
+    glommio::spawn_local(serve_inbox(Rc::clone(&core), inbox)).detach();
+    glommio::spawn_local(expire_keys(Rc::clone(&core), shutdown.clone())).detach();
+    accept_loop(Rc::clone(&core), listener, shutdown).await;
+    drain(&core.connections, grace).await;
+    report(Event::Drained { shard: shard_id });
+    // Other shards may still forward requests here until every shard has drained; the inbox task keeps serving
+    // them until the main thread says stop.
+    let _ = control.recv_async().await;
+    shutdown_persistence(shard_id, &core.persistence).await;
+    report(Event::Exited { shard: shard_id });
+}
+
+/// Waits until every connection has finished its batch in flight, or the grace period ends.
+async fn drain(tracker: &ConnectionTracker, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    while tracker.live() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(DRAIN_POLL).await;
+    }
+}
+
+async fn shutdown_persistence(shard_id: usize, persistence: &StorePersistence) {
+    if let Err(error) = persistence.shutdown().await {
+        eprintln!("nexo: shard {shard_id}: syncing store files at shutdown failed: {error}");
+    }
+}
+
+/// Active expiry: removes expired keys from memory every tick, in bounded passes.
+async fn expire_keys(core: Rc<ShardCore>, shutdown: flume::Receiver<()>) {
+    loop {
+        let stopped = or(
+            async {
+                glommio::timer::sleep(EXPIRY_TICK).await;
+                false
+            },
+            async {
+                // Resolves when the runtime drops the shutdown sender.
+                let _ = shutdown.recv_async().await;
+                true
+            },
+        )
+        .await;
+        if stopped {
+            return;
+        }
+        while core.store.borrow_mut().expire_due(clock::now_ms(), EXPIRY_BATCH_KEYS) == EXPIRY_BATCH_KEYS {
+            glommio::yield_if_needed().await;
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Golden vectors: `tests/vectors/native-v1.json` pins the exact bytes of every request layout and reply shape.
+//! The TypeScript SDK tests against the same file. Run with `NEXO_UPDATE_VECTORS=1` to fill in the `hex` of
+//! new vectors (existing bytes must never change: that would break deployed clients).
+
+use nexo::client::requests;
+use nexo::protocol::frame::write_request;
+use nexo::protocol::reply::encode_error;
+use nexo::protocol::{ErrorCode, FrameHeader, FrameKind, Opcode, Reply, Request, SetCondition, HEADER_LEN};
+use nexo_shards::value::{ContentTag, Value as StoredValue};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+fn vectors_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/native-v1.json")
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|at| u8::from_str_radix(&text[at..at + 2], 16).expect("hex digit")).collect()
+}
+
+fn str_field<'a>(fields: &'a Value, name: &str) -> &'a str {
+    fields[name].as_str().unwrap_or_else(|| panic!("field {name} is a string"))
+}
+
+fn u64_field(fields: &Value, name: &str) -> u64 {
+    match &fields[name] {
+        Value::String(text) => text.parse().expect("decimal u64 string"),
+        other => other.as_u64().unwrap_or_else(|| panic!("field {name} is a number")),
+    }
+}
+
+fn tag_name(tag: ContentTag) -> &'static str {
+    match tag {
+        ContentTag::Raw => "raw",
+        ContentTag::Utf8 => "utf8",
+        ContentTag::Json => "json",
+    }
+}
+
+fn value_from_json(value: &Value) -> (ContentTag, Vec<u8>) {
+    let tag = match str_field(value, "tag") {
+        "raw" => ContentTag::Raw,
+        "utf8" => ContentTag::Utf8,
+        "json" => ContentTag::Json,
+        other => panic!("unknown tag {other}"),
+    };
+    let bytes = match tag {
+        ContentTag::Raw => from_hex(str_field(value, "hex")),
+        _ => str_field(value, "text").as_bytes().to_vec(),
+    };
+    (tag, bytes)
+}
+
+fn value_to_json(tag: ContentTag, bytes: &[u8]) -> Value {
+    match tag {
+        ContentTag::Raw => json!({ "tag": "raw", "hex": to_hex(bytes) }),
+        _ => {
+            json!({ "tag": tag_name(tag), "text": std::str::from_utf8(bytes).expect("text value") })
+        }
+    }
+}
+
+fn condition_name(condition: SetCondition) -> &'static str {
+    match condition {
+        SetCondition::Always => "always",
+        SetCondition::IfAbsent => "ifAbsent",
+        SetCondition::IfPresent => "ifPresent",
+    }
+}
+
+fn keys_of(fields: &Value) -> Vec<&str> {
+    fields["keys"].as_array().expect("keys array").iter().map(|key| key.as_str().expect("key string")).collect()
+}
+
+/// Builds a request payload from vector fields with the client's payload builders.
+fn request_payload(opcode: Opcode, fields: &Value) -> Vec<u8> {
+    match opcode {
+        Opcode::Hello => requests::hello(
+            fields["version"].as_u64().expect("version") as u16,
+            str_field(fields, "clientName"),
+            str_field(fields, "authToken"),
+        ),
+        Opcode::Ping => {
+            let mut out = Vec::new();
+            nexo::protocol::payload::write_bytes(&mut out, &from_hex(str_field(fields, "payloadHex")));
+            out
+        }
+        Opcode::StoreSet => {
+            let (tag, bytes) = value_from_json(&fields["value"]);
+            let condition = match str_field(fields, "condition") {
+                "always" => SetCondition::Always,
+                "ifAbsent" => SetCondition::IfAbsent,
+                _ => SetCondition::IfPresent,
+            };
+            requests::set(str_field(fields, "key"), tag, &bytes, condition, u64_field(fields, "ttlMs"))
+        }
+        Opcode::StoreGet | Opcode::StorePersist | Opcode::StoreTtl => requests::key(str_field(fields, "key")),
+        Opcode::StoreDel | Opcode::StoreExists | Opcode::StoreMget => requests::keys(keys_of(fields)),
+        Opcode::StoreExpire => requests::expire(str_field(fields, "key"), u64_field(fields, "ttlMs")),
+        Opcode::StoreIncrBy => requests::incr_by(str_field(fields, "key"), fields["delta"].as_i64().expect("delta")),
+        Opcode::StoreMset => {
+            let entries: Vec<(&str, (ContentTag, Vec<u8>))> = fields["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .map(|entry| (str_field(entry, "key"), value_from_json(&entry["value"])))
+                .collect();
+            requests::mset(entries.iter().map(|(key, (tag, bytes))| (*key, *tag, bytes.as_slice())))
+        }
+        Opcode::StoreScan => requests::scan(
+            u64_field(fields, "cursor"),
+            str_field(fields, "pattern"),
+            fields["count"].as_u64().expect("count") as u32,
+        ),
+        Opcode::StoreDbsize | Opcode::StoreFlushAll => Vec::new(),
+    }
+}
+
+/// The vector fields a decoded request stands for.
+fn request_fields(request: &Request<'_>) -> Value {
+    match request {
+        Request::Hello { version, client_name, auth_token } => {
+            json!({ "version": version, "clientName": client_name, "authToken": auth_token })
+        }
+        Request::Ping { payload } => json!({ "payloadHex": to_hex(payload) }),
+        Request::StoreSet { key, value, condition, ttl_ms } => json!({
+            "key": key,
+            "value": value_to_json(value.tag, value.bytes),
+            "condition": condition_name(*condition),
+            "ttlMs": ttl_ms,
+        }),
+        Request::StoreGet { key } | Request::StorePersist { key } | Request::StoreTtl { key } => {
+            json!({ "key": key })
+        }
+        Request::StoreDel { keys } | Request::StoreExists { keys } | Request::StoreMget { keys } => {
+            json!({ "keys": keys })
+        }
+        Request::StoreExpire { key, ttl_ms } => json!({ "key": key, "ttlMs": ttl_ms }),
+        Request::StoreIncrBy { key, delta } => json!({ "key": key, "delta": delta }),
+        Request::StoreMset { entries } => json!({
+            "entries": entries
+                .iter()
+                .map(|(key, value)| json!({ "key": key, "value": value_to_json(value.tag, value.bytes) }))
+                .collect::<Vec<_>>(),
+        }),
+        Request::StoreScan { cursor, pattern, count } => {
+            json!({ "cursor": cursor.to_string(), "pattern": pattern, "count": count })
+        }
+        Request::StoreDbsize | Request::StoreFlushAll => json!({}),
+    }
+}
+
+fn stored_value(value: &Value) -> Option<StoredValue> {
+    (!value.is_null()).then(|| {
+        let (tag, bytes) = value_from_json(value);
+        StoredValue::new(tag, bytes)
+    })
+}
+
+fn reply_from_fields(shape: &str, fields: &Value) -> Reply {
+    match shape {
+        "empty" => Reply::Empty,
+        "flag" => Reply::Flag(fields["flag"].as_bool().expect("flag")),
+        "count" => Reply::Count(u64_field(fields, "count")),
+        "integer" => Reply::Integer(fields["integer"].as_i64().expect("integer")),
+        "value" => Reply::Value(stored_value(&fields["value"])),
+        "values" => Reply::Values(fields["values"].as_array().expect("values").iter().map(stored_value).collect()),
+        "scanPage" => Reply::ScanPage {
+            cursor: u64_field(fields, "cursor"),
+            keys: keys_of(fields).into_iter().map(str::to_owned).collect(),
+        },
+        "hello" => Reply::Hello {
+            version: fields["version"].as_u64().expect("version") as u16,
+            server_version: str_field(fields, "serverVersion").to_owned(),
+            shard_count: fields["shardCount"].as_u64().expect("shardCount") as u32,
+            max_frame_bytes: fields["maxFrameBytes"].as_u64().expect("maxFrameBytes") as u32,
+        },
+        "bytes" => Reply::Bytes(from_hex(str_field(fields, "payloadHex"))),
+        other => panic!("unknown reply shape {other}"),
+    }
+}
+
+fn opcode_number(name: &str) -> u16 {
+    match name.strip_prefix("0x") {
+        Some(hex) => u16::from_str_radix(hex, 16).expect("hex opcode"),
+        None => {
+            Opcode::ALL.iter().find(|opcode| opcode.name() == name).map(|opcode| *opcode as u16).expect("known opcode")
+        }
+    }
+}
+
+fn encode_request_vector(vector: &Value) -> Vec<u8> {
+    let opcode = Opcode::from_u16(opcode_number(str_field(vector, "opcode"))).expect("request opcode is known");
+    let mut frame = Vec::new();
+    let request_id = vector["requestId"].as_u64().expect("requestId") as u32;
+    write_request(&mut frame, opcode, request_id, &request_payload(opcode, &vector["fields"]));
+    frame
+}
+
+fn encode_reply_vector(vector: &Value) -> Vec<u8> {
+    let opcode = opcode_number(str_field(vector, "opcode"));
+    let request_id = vector["requestId"].as_u64().expect("requestId") as u32;
+    let fields = &vector["fields"];
+    let mut frame = Vec::new();
+    match str_field(vector, "kind") {
+        "error" => {
+            let code = ErrorCode::from_u16(fields["code"].as_u64().expect("code") as u16).expect("known error code");
+            assert_eq!(code.name(), str_field(fields, "codeName"), "codeName matches the code");
+            encode_error(opcode, request_id, code, str_field(fields, "message"), &mut frame);
+        }
+        _ => reply_from_fields(str_field(vector, "shape"), fields).encode(opcode, request_id, &mut frame),
+    }
+    frame
+}
+
+fn load() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(vectors_path()).expect("read vectors")).expect("vectors are JSON")
+}
+
+/// Writes computed hex into vectors whose `hex` is still empty (one vector per line in the file).
+fn fill_missing_hex(computed: &[(String, String)]) {
+    let text = std::fs::read_to_string(vectors_path()).expect("read vectors");
+    let updated: Vec<String> = text
+        .lines()
+        .map(|line| {
+            computed
+                .iter()
+                .find(|(name, _)| line.contains(&format!("\"name\": \"{name}\"")))
+                .map_or_else(|| line.to_owned(), |(_, hex)| fill_vector_hex(line, hex))
+        })
+        .collect();
+    std::fs::write(vectors_path(), updated.join("\n") + "\n").expect("write vectors");
+}
+
+/// Replaces the vector's own `hex` field, which ends its line (values inside `fields` may have one too).
+fn fill_vector_hex(line: &str, hex: &str) -> String {
+    const EMPTY_TRAILING_HEX: &str = "\"hex\": \"\" }";
+    match line.rfind(EMPTY_TRAILING_HEX) {
+        Some(at) => format!("{}\"hex\": \"{hex}\" }}{}", &line[..at], &line[at + EMPTY_TRAILING_HEX.len()..]),
+        None => line.to_owned(),
+    }
+}
+
+#[test]
+fn request_vectors_encode_and_decode_exactly() {
+    let vectors = load();
+    let mut computed = Vec::new();
+    let mut covered = HashSet::new();
+    for vector in vectors["requests"].as_array().expect("requests") {
+        let name = str_field(vector, "name");
+        let frame = encode_request_vector(vector);
+        let expected = str_field(vector, "hex");
+        if expected.is_empty() && std::env::var_os("NEXO_UPDATE_VECTORS").is_some() {
+            computed.push((name.to_owned(), to_hex(&frame)));
+            continue;
+        }
+        assert_eq!(to_hex(&frame), expected, "request vector {name}: encoding changed");
+        let bytes = from_hex(expected);
+        let header = FrameHeader::peek(&bytes).expect("a whole header");
+        assert_eq!(FrameKind::from_byte(header.kind), Some(FrameKind::Request));
+        assert_eq!(header.payload_len as usize, bytes.len() - HEADER_LEN);
+        let opcode = Opcode::from_u16(header.opcode).expect("known opcode");
+        covered.insert(opcode);
+        let request = Request::decode(opcode, &bytes[HEADER_LEN..]).expect("vector decodes");
+        assert_eq!(request_fields(&request), vector["fields"], "request vector {name}: decoding differs");
+    }
+    if !computed.is_empty() {
+        fill_missing_hex(&computed);
+        return;
+    }
+    let missing: Vec<_> = Opcode::ALL.iter().filter(|opcode| !covered.contains(opcode)).collect();
+    assert!(missing.is_empty(), "opcodes without a request vector: {missing:?}");
+}
+
+#[test]
+fn reply_vectors_encode_exactly() {
+    let vectors = load();
+    let mut computed = Vec::new();
+    for vector in vectors["replies"].as_array().expect("replies") {
+        let name = str_field(vector, "name");
+        let frame = encode_reply_vector(vector);
+        let expected = str_field(vector, "hex");
+        if expected.is_empty() && std::env::var_os("NEXO_UPDATE_VECTORS").is_some() {
+            computed.push((name.to_owned(), to_hex(&frame)));
+            continue;
+        }
+        assert_eq!(to_hex(&frame), expected, "reply vector {name}: encoding changed");
+    }
+    if !computed.is_empty() {
+        fill_missing_hex(&computed);
+    }
+}
