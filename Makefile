@@ -15,7 +15,7 @@ run: build
 
 ## test: formatting, lints and every test of the workspace
 test: lint
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --all-targets
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint:

@@ -85,7 +85,7 @@ row() {
     echo "  (the same durability), driven by \`redis-benchmark -c $CONNECTIONS -P $PIPELINE -r $KEYSPACE -d $VALUE_BYTES\`."
     echo
     echo "- With one shard Nexo uses one core for serving, like Redis; with one shard per CPU the server threads share"
-    echo "  the cores with the load generator, and half of the keys of every batch take a hop to another shard."
+    echo "  the cores with the load generator, and every key owned by another shard takes a hop through its inbox."
     echo
     echo "| test | Nexo shards | Nexo ops/s | Nexo p50 ms | Nexo p99 ms | Redis ops/s | Redis p50 ms | Redis p99 ms | Nexo / Redis |"
     echo "|---|---|---|---|---|---|---|---|---|"

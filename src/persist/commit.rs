@@ -122,27 +122,21 @@ impl GroupCommit {
         poll_fn(|cx| self.poll_durable(lsn, cx)).await
     }
 
+    /// The outcome of waiting for `lsn` if it is already known, without registering a waiter: lets a caller
+    /// answer at once in the common case and spawn a waiting task only when it must.
+    pub fn durable_now(&self, lsn: Lsn) -> Option<Result<(), PersistError>> {
+        self.shared.borrow().durable_outcome(lsn)
+    }
+
     fn poll_durable(&self, lsn: Lsn, cx: &mut Context<'_>) -> Poll<Result<(), PersistError>> {
         let mut shared = self.shared.borrow_mut();
-        let confirmed = match shared.policy {
-            FsyncPolicy::Always => shared.durable,
-            FsyncPolicy::Interval(_) | FsyncPolicy::Never => shared.written,
-        };
-        if lsn <= confirmed {
-            return Poll::Ready(Ok(()));
+        match shared.durable_outcome(lsn) {
+            Some(outcome) => Poll::Ready(outcome),
+            None => {
+                shared.waiters.push(cx.waker().clone());
+                Poll::Pending
+            }
         }
-        if let Some(reason) = &shared.failure {
-            return Poll::Ready(Err(PersistError::WalFailed { reason: reason.clone() }));
-        }
-        if shared.close_lsn.is_some_and(|close_lsn| lsn > close_lsn) {
-            return Poll::Ready(Err(PersistError::Closed));
-        }
-        let relaxed = !matches!(shared.policy, FsyncPolicy::Always);
-        if relaxed && lsn <= shared.written.saturating_add(MAX_UNWRITTEN_BYTES) {
-            return Poll::Ready(Ok(()));
-        }
-        shared.waiters.push(cx.waker().clone());
-        Poll::Pending
     }
 
     /// Bytes appended since the current segment started.
@@ -207,6 +201,25 @@ impl GroupCommit {
 }
 
 impl Shared {
+    /// `Some` once waiting for `lsn` has an outcome: done as the policy promises, or failed.
+    fn durable_outcome(&self, lsn: Lsn) -> Option<Result<(), PersistError>> {
+        let confirmed = match self.policy {
+            FsyncPolicy::Always => self.durable,
+            FsyncPolicy::Interval(_) | FsyncPolicy::Never => self.written,
+        };
+        if lsn <= confirmed {
+            return Some(Ok(()));
+        }
+        if let Some(reason) = &self.failure {
+            return Some(Err(PersistError::WalFailed { reason: reason.clone() }));
+        }
+        if self.close_lsn.is_some_and(|close_lsn| lsn > close_lsn) {
+            return Some(Err(PersistError::Closed));
+        }
+        let relaxed = !matches!(self.policy, FsyncPolicy::Always);
+        (relaxed && lsn <= self.written.saturating_add(MAX_UNWRITTEN_BYTES)).then_some(Ok(()))
+    }
+
     fn check_open(&self) -> Result<(), PersistError> {
         if let Some(reason) = &self.failure {
             return Err(PersistError::WalFailed { reason: reason.clone() });
