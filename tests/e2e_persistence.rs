@@ -75,3 +75,19 @@ fn snapshots_compact_the_wal_and_restarts_restore_the_exact_state() {
     let remaining = ok(&mut client, Opcode::StoreTtl, &requests::key("snap:ttl")).reader().i64("ttl").expect("ttl");
     assert!(remaining > 3_500_000, "the TTL survived the restart: {remaining} ms left");
 }
+
+#[test]
+fn a_corrupt_manifest_stops_the_start_with_a_clear_error() {
+    let dir = TempDir::new().expect("temp dir");
+    let server = Server::start(dir.path(), &["--shards", "2"]);
+    assert!(server.terminate().success());
+    std::fs::write(dir.path().join("store").join("MANIFEST"), "not a manifest\n").expect("corrupt the manifest");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nexo"))
+        .args(["--host", "127.0.0.1", "--port", "0", "--dashboard", "off", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run the server");
+    assert!(!output.status.success(), "the server must not start on a corrupt manifest");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("MANIFEST"), "the error names the file: {stderr}");
+}

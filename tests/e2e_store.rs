@@ -221,6 +221,34 @@ mod commands {
         assert_eq!(scan_all(&mut client, "oth?r"), ["other"]);
     }
 
+    /// Writes 1 KiB values under fresh keys until a write fails; returns the failure, if any, within `limit` writes.
+    fn fill(client: &mut Client, limit: usize) -> Option<ErrorCode> {
+        let value = vec![b'x'; 1024];
+        (0..limit).find_map(|n| {
+            let payload = requests::set(&format!("fill:{n}"), ContentTag::Raw, &value, SetCondition::Always, 0);
+            client.call(Opcode::StoreSet, &payload).expect("round trip").error().and_then(|(code, _)| code)
+        })
+    }
+
+    #[test]
+    fn maxmemory_noeviction_refuses_writes_with_out_of_memory_and_keeps_serving_reads() {
+        let (_dir, server) = server(&["--store-maxmemory", "256kb", "--store-eviction", "noeviction"]);
+        let mut client = server.client();
+        set_text(&mut client, "kept", "v");
+        assert_eq!(fill(&mut client, 1_000), Some(ErrorCode::OutOfMemory));
+        assert_eq!(get_text(&mut client, "kept").as_deref(), Some("v"));
+        assert!(count(&mut client, Opcode::StoreDel, &requests::keys(["kept"])) == 1, "deletes still work");
+    }
+
+    #[test]
+    fn maxmemory_allkeys_lru_evicts_instead_of_failing() {
+        let (_dir, server) = server(&["--store-maxmemory", "256kb", "--store-eviction", "allkeys-lru"]);
+        let mut client = server.client();
+        assert_eq!(fill(&mut client, 1_000), None);
+        let keys = count(&mut client, Opcode::StoreDbsize, &[]);
+        assert!(keys < 1_000, "older keys were evicted: {keys} left");
+    }
+
     #[test]
     fn flushall_empties_every_shard() {
         let (_dir, server) = server(&[]);

@@ -15,19 +15,26 @@ use crate::protocol::{ErrorCode, FrameCheck, FrameHeader, FrameKind, Opcode, Rep
 use nexo_shards::command::{StoreOp, StoreReply};
 use std::ops::Range;
 
+/// Most requests one batch decodes; further whole frames wait in the receive buffer for the next batch. Bounds
+/// the responses held in memory per connection and the time one connection holds its shard.
+pub const MAX_BATCH_REQUESTS: usize = 1024;
+
 /// How much of the input a batch used and whether the connection must close after writing the responses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchOutcome {
     pub consumed: usize,
     pub close: bool,
+    /// The batch stopped at [`MAX_BATCH_REQUESTS`]: more whole frames may wait in the input.
+    pub full: bool,
 }
 
-/// Decodes every whole frame at the front of `input`, executes them and appends the responses to `out`.
+/// Decodes the whole frames at the front of `input` (at most [`MAX_BATCH_REQUESTS`]), executes them and appends
+/// the responses to `out`. `BatchOutcome::consumed` says how many bytes of `input` they took.
 pub async fn process(core: &ShardCore, session: &mut Session, input: &[u8], out: &mut Vec<u8>) -> BatchOutcome {
     let mut batch = Batch::new(core.shard_count);
     let mut consumed = 0;
     let mut close = false;
-    loop {
+    while batch.entries.len() < MAX_BATCH_REQUESTS {
         match check_frame(&input[consumed..], core.config.max_frame_bytes) {
             FrameCheck::Incomplete => break,
             FrameCheck::TooLarge { header } => {
@@ -46,9 +53,10 @@ pub async fn process(core: &ShardCore, session: &mut Session, input: &[u8], out:
             }
         }
     }
+    let full = batch.entries.len() == MAX_BATCH_REQUESTS;
     batch.execute(core).await;
     batch.encode(out);
-    BatchOutcome { consumed, close }
+    BatchOutcome { consumed, close, full }
 }
 
 /// Where one op's reply will be found: the shard that ran it and its index in that shard's reply list.

@@ -50,18 +50,23 @@ async fn run(core: &ShardCore, mut stream: TcpStream, shutdown: &flume::Receiver
             Some(Err(error)) => return End::Io(error),
         };
         input.commit(read_len);
-        let outcome = dispatch::process(core, &mut session, input.filled(), &mut output).await;
-        input.consume(outcome.consumed);
-        if !output.is_empty() {
-            if let Err(error) = stream.write_all(&output).await {
-                return End::Io(error);
+        loop {
+            let outcome = dispatch::process(core, &mut session, input.filled(), &mut output).await;
+            input.consume(outcome.consumed);
+            if !output.is_empty() {
+                if let Err(error) = stream.write_all(&output).await {
+                    return End::Io(error);
+                }
+                output.clear();
             }
-            output.clear();
-        }
-        if outcome.close {
-            // Best effort: the error reply is already written; the peer may have gone.
-            let _ = stream.close().await;
-            return End::ProtocolClose;
+            if outcome.close {
+                // Best effort: the error reply is already written; the peer may have gone.
+                let _ = stream.close().await;
+                return End::ProtocolClose;
+            }
+            if !outcome.full {
+                break;
+            }
         }
     }
 }
