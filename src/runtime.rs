@@ -48,8 +48,10 @@ pub enum ServerError {
     Persist(#[from] PersistError),
     #[error("shard {shard}: {message}")]
     Shard { shard: usize, message: String },
-    #[error("timed out after {0:?} waiting for shards during {1}")]
-    Timeout(Duration, &'static str),
+    #[error("timed out after {0:?} waiting for shards during {1:?}")]
+    Timeout(Duration, Step),
+    #[error("every shard thread ended unexpectedly")]
+    ShardsGone,
     #[error("{0}")]
     Dashboard(String),
     #[error("second termination signal during shutdown; exiting without waiting")]
@@ -64,6 +66,22 @@ enum Event {
     Exited { shard: usize },
     Failed { shard: usize, message: String },
     Signal(i32),
+}
+
+/// One step the main thread waits for every shard to finish. Start-up steps end quietly on a termination signal
+/// (nothing was served yet); shutdown steps take a second signal as a demand to exit at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Recovery,
+    PortBinding,
+    ConnectionDrain,
+    FileSync,
+}
+
+impl Step {
+    fn is_start_up(self) -> bool {
+        matches!(self, Step::Recovery | Step::PortBinding)
+    }
 }
 
 /// Commands from the main thread to one shard.
@@ -113,7 +131,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     }
     drop((shutdown, event_sender));
 
-    let Some(reports) = wait_all(&events, shard_count, None, "recovery", |event| match event {
+    let Some(reports) = wait_all(&events, shard_count, None, Step::Recovery, |event| match event {
         Event::Recovered { shard, report } => Some((shard, report)),
         _ => None,
     })?
@@ -145,7 +163,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     eprintln!("nexo: received signal {signal}; finishing in-flight requests and syncing files");
     drop(shutdown_sender);
     let grace = Duration::from_millis(config.shutdown_grace_ms) + SHUTDOWN_SYNC_TIMEOUT;
-    wait_all(&events, shard_count, Some(grace), "connection drain", |event| match event {
+    wait_all(&events, shard_count, Some(grace), Step::ConnectionDrain, |event| match event {
         Event::Drained { shard } => Some(shard),
         _ => None,
     })?;
@@ -153,7 +171,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         // A shard that already exited has dropped its receiver; nothing to stop then.
         let _ = control.send(Control::Stop);
     }
-    wait_all(&events, shard_count, Some(SHUTDOWN_SYNC_TIMEOUT), "file sync", |event| match event {
+    wait_all(&events, shard_count, Some(SHUTDOWN_SYNC_TIMEOUT), Step::FileSync, |event| match event {
         Event::Exited { shard } => Some(shard),
         _ => None,
     })?;
@@ -176,14 +194,14 @@ fn start_listening(
         _ => None,
     };
     send_control(controls, 0, Control::Start { port: config.port })?;
-    let Some(first) = wait_all(events, 1, Some(STARTUP_STEP_TIMEOUT), "port binding", listening)? else {
+    let Some(first) = wait_all(events, 1, Some(STARTUP_STEP_TIMEOUT), Step::PortBinding, listening)? else {
         return Ok(None);
     };
     let address = first[0].1;
     for shard in 1..controls.len() {
         send_control(controls, shard, Control::Start { port: address.port() })?;
     }
-    let others = wait_all(events, controls.len() - 1, Some(STARTUP_STEP_TIMEOUT), "port binding", listening)?;
+    let others = wait_all(events, controls.len() - 1, Some(STARTUP_STEP_TIMEOUT), Step::PortBinding, listening)?;
     Ok(others.map(|_| address))
 }
 
@@ -199,21 +217,22 @@ fn wait_all<T>(
     events: &crossbeam_channel::Receiver<Event>,
     count: usize,
     timeout: Option<Duration>,
-    step: &'static str,
+    step: Step,
     mut pick: impl FnMut(Event) -> Option<T>,
 ) -> Result<Option<Vec<T>>, ServerError> {
     let deadline = timeout.map(|timeout| Instant::now() + timeout);
     let mut collected = Vec::with_capacity(count);
     while collected.len() < count {
         let event = match deadline {
-            Some(deadline) => {
-                events.recv_deadline(deadline).map_err(|_| ServerError::Timeout(timeout.unwrap_or_default(), step))?
-            }
-            None => events.recv().map_err(|_| ServerError::Timeout(Duration::ZERO, step))?,
+            Some(deadline) => events.recv_deadline(deadline).map_err(|error| match error {
+                crossbeam_channel::RecvTimeoutError::Timeout => ServerError::Timeout(timeout.unwrap_or_default(), step),
+                crossbeam_channel::RecvTimeoutError::Disconnected => ServerError::ShardsGone,
+            })?,
+            None => events.recv().map_err(|_| ServerError::ShardsGone)?,
         };
         match event {
             Event::Failed { shard, message } => return Err(ServerError::Shard { shard, message }),
-            Event::Signal(_) if step == "recovery" || step == "port binding" => return Ok(None),
+            Event::Signal(_) if step.is_start_up() => return Ok(None),
             Event::Signal(_) => return Err(ServerError::Forced),
             other => collected.extend(pick(other)),
         }
@@ -231,7 +250,7 @@ fn serve_until_signal(events: &crossbeam_channel::Receiver<Event>) -> Result<i32
                 return Err(ServerError::Shard { shard, message: "exited while serving".to_owned() })
             }
             Ok(_) => {}
-            Err(_) => return Err(ServerError::Timeout(Duration::ZERO, "serving")),
+            Err(_) => return Err(ServerError::ShardsGone),
         }
     }
 }
