@@ -318,6 +318,65 @@ mod pipelining_and_order {
     }
 }
 
+mod races {
+    use super::*;
+
+    #[test]
+    fn concurrent_clients_incrementing_shared_counters_lose_no_update() {
+        let (_dir, server) = server(&[]);
+        let counters = keys_on_every_shard("race:", 8);
+        let clients = 6;
+        let rounds = 300;
+        let workers: Vec<_> = (0..clients)
+            .map(|_| {
+                let mut client = server.client();
+                let counters = counters.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..rounds {
+                        for counter in &counters {
+                            client.send(Opcode::StoreIncrBy, &requests::incr_by(counter, 1));
+                        }
+                        client.flush().expect("send increments");
+                        for _ in &counters {
+                            assert_eq!(client.receive().expect("increment reply").error(), None);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().expect("worker finished");
+        }
+        let mut client = server.client();
+        for counter in &counters {
+            assert_eq!(get_text(&mut client, counter), Some((clients * rounds).to_string()), "{counter}");
+        }
+    }
+
+    #[test]
+    fn set_if_absent_has_exactly_one_winner_among_racing_clients() {
+        let (_dir, server) = server(&[]);
+        let keys = keys_on_every_shard("winner:", 16);
+        let workers: Vec<_> = (0..4)
+            .map(|contender| {
+                let mut client = server.client();
+                let keys = keys.clone();
+                std::thread::spawn(move || {
+                    let value = format!("contender-{contender}");
+                    keys.iter()
+                        .filter(|key| {
+                            let nx = requests::set(key, ContentTag::Utf8, value.as_bytes(), SetCondition::IfAbsent, 0);
+                            client.call(Opcode::StoreSet, &nx).expect("set reply").payload == [1]
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let wins: usize = workers.into_iter().map(|worker| worker.join().expect("worker finished")).sum();
+        assert_eq!(wins, keys.len(), "every key has exactly one winner");
+    }
+}
+
 mod bad_input {
     use super::*;
 
@@ -370,6 +429,38 @@ mod bad_input {
         set_text(&mut client, "text", "abc");
         assert_eq!(error_of(&mut client, Opcode::StoreIncrBy, &requests::incr_by("text", 1)), ErrorCode::NotAnInteger);
         ping_works(&mut client);
+    }
+
+    #[test]
+    fn random_payloads_for_every_opcode_each_get_one_reply_and_the_server_survives() {
+        let (_dir, server) = server(&[]);
+        let mut client = server.client();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut sent = Vec::new();
+        for round in 0..2_000 {
+            let opcode = Opcode::ALL[round % Opcode::ALL.len()];
+            let len = (next() % 48) as usize;
+            let mut payload: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if len >= 4 {
+                let small_len = (payload[0] % 6) as u32;
+                payload[..4].copy_from_slice(&small_len.to_le_bytes());
+            }
+            if opcode != Opcode::StoreFlushAll {
+                sent.push(client.send(opcode, &payload));
+            }
+        }
+        client.flush().expect("send garbage");
+        for request_id in sent {
+            assert_eq!(client.receive().expect("one reply per request").header.request_id, request_id);
+        }
+        ping_works(&mut client);
+        ping_works(&mut server.client());
     }
 
     #[test]

@@ -208,6 +208,31 @@ mod tests {
     }
 
     #[test]
+    fn garbage_payloads_never_panic_for_any_opcode() {
+        // Deterministic xorshift bytes: the same inputs on every run.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next_byte = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        };
+        for &opcode in Opcode::ALL {
+            for len in 0..64 {
+                for _ in 0..50 {
+                    let mut payload: Vec<u8> = (0..len).map(|_| next_byte()).collect();
+                    // Small length prefixes reach deeper into the layouts than random u32s would.
+                    if len >= 4 {
+                        let small_len = u32::from(payload[0]) % 8;
+                        payload[..4].copy_from_slice(&small_len.to_le_bytes());
+                    }
+                    let _ = Request::decode(opcode, &payload);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn bad_condition_byte_is_rejected() {
         let mut payload = set_payload();
         let condition_offset = payload.len() - 9;
