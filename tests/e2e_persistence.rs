@@ -91,3 +91,27 @@ fn a_corrupt_manifest_stops_the_start_with_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("MANIFEST"), "the error names the file: {stderr}");
 }
+
+#[test]
+fn when_io_uring_cannot_start_the_error_names_seccomp_and_memlock() {
+    use std::os::unix::process::CommandExt;
+    /// Below glommio's minimum locked-memory limit, so the io_uring runtime refuses to start.
+    const TOO_LOW_MEMLOCK_BYTES: libc::rlim_t = 256 * 1024;
+    let dir = TempDir::new().expect("temp dir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_nexo"));
+    command.args(["--host", "127.0.0.1", "--port", "0", "--dashboard", "off", "--data-dir"]).arg(dir.path());
+    // SAFETY: setrlimit is async-signal-safe and only changes the child's own limit before exec.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit { rlim_cur: TOO_LOW_MEMLOCK_BYTES, rlim_max: TOO_LOW_MEMLOCK_BYTES };
+            match libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let output = command.output().expect("run the server");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("io_uring") && stderr.contains("seccomp") && stderr.contains("memlock"), "{stderr}");
+}

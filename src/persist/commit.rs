@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 use super::wal::WalWriter;
 use super::{FsyncPolicy, Lsn, PersistError};
 
+/// Shortest timer the writer sets for a due interval sync, so a sync that is already late fires on the next tick
+/// instead of spinning.
+const MIN_SYNC_TIMER: Duration = Duration::from_millis(1);
 /// Under `Interval`/`Never`, how far appends may run ahead of the file before waiters are held back.
 pub const MAX_UNWRITTEN_BYTES: u64 = 64 << 20;
 
@@ -320,7 +323,7 @@ async fn next_job(shared: &Rc<RefCell<Shared>>, last_sync: Instant) -> Job {
         let unsynced = shared.borrow().durable < shared.borrow().written;
         let job = match interval.filter(|_| unsynced && !sync_due) {
             Some(every) => {
-                let remaining = every.saturating_sub(last_sync.elapsed()).max(Duration::from_millis(1));
+                let remaining = every.saturating_sub(last_sync.elapsed()).max(MIN_SYNC_TIMER);
                 futures_lite::future::or(wait, async {
                     glommio::timer::sleep(remaining).await;
                     None
