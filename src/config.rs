@@ -19,11 +19,11 @@ use thiserror::Error;
 
 use crate::persist::FsyncPolicy;
 use values::{
-    parse_auth_token, parse_dashboard, parse_data_dir, parse_fsync, parse_max_frame_bytes, parse_plain, parse_shards,
-    parse_size, parse_snapshot_wal_bytes,
+    parse_auth_token, parse_dashboard, parse_data_dir, parse_fsync, parse_max_connections, parse_max_frame_bytes,
+    parse_plain, parse_shards, parse_size, parse_snapshot_wal_bytes,
 };
 
-pub use values::{MAX_FRAME_BYTES_LIMIT, MAX_SHARDS, MIN_FRAME_BYTES};
+pub use values::{MAX_CONNECTIONS_LIMIT, MAX_FRAME_BYTES_LIMIT, MAX_SHARDS, MIN_FRAME_BYTES};
 
 /// Prefix of every environment variable the server reads.
 pub const ENV_PREFIX: &str = "NEXO_";
@@ -45,6 +45,8 @@ pub struct Config {
     pub auth_token: Option<String>,
     /// Largest frame a client may send, in bytes.
     pub max_frame_bytes: usize,
+    /// Most client connections the server keeps open, `1..=MAX_CONNECTIONS_LIMIT`.
+    pub max_connections: usize,
     /// When the store's write-ahead log is fdatasync'ed.
     pub store_fsync: FsyncPolicy,
     /// Memory budget of the store in bytes; 0 means unlimited.
@@ -178,6 +180,12 @@ const MAX_FRAME_BYTES: OptionSpec = OptionSpec {
     default: DefaultValue::Text("16mb"),
     help: "Largest frame a client may send, e.g. 4096, 64kb, 16mb (4kb..=1gb)",
 };
+const MAX_CONNECTIONS: OptionSpec = OptionSpec {
+    name: "max-connections",
+    value_name: "<n>",
+    default: DefaultValue::Text("10000"),
+    help: "Most client connections kept open (split evenly across shards); more are refused with TooManyConnections",
+};
 const STORE_FSYNC: OptionSpec = OptionSpec {
     name: "store-fsync",
     value_name: "<policy>",
@@ -210,7 +218,7 @@ const SHUTDOWN_GRACE_MS: OptionSpec = OptionSpec {
 };
 
 /// Every option, in `--help` order.
-const OPTIONS: [OptionSpec; 12] = [
+const OPTIONS: [OptionSpec; 13] = [
     HOST,
     PORT,
     DASHBOARD,
@@ -218,6 +226,7 @@ const OPTIONS: [OptionSpec; 12] = [
     DATA_DIR,
     AUTH_TOKEN,
     MAX_FRAME_BYTES,
+    MAX_CONNECTIONS,
     STORE_FSYNC,
     STORE_MAXMEMORY,
     STORE_EVICTION,
@@ -277,6 +286,7 @@ fn build(raw: &RawValues<'_>) -> Result<Config, ConfigError> {
         data_dir: raw.parse(&DATA_DIR, parse_data_dir)?,
         auth_token: raw.parse_optional(&AUTH_TOKEN, parse_auth_token)?,
         max_frame_bytes: raw.parse(&MAX_FRAME_BYTES, parse_max_frame_bytes)?,
+        max_connections: raw.parse(&MAX_CONNECTIONS, parse_max_connections)?,
         store_fsync: raw.parse(&STORE_FSYNC, parse_fsync)?,
         store_maxmemory: raw.parse(&STORE_MAXMEMORY, parse_size)?,
         store_eviction: raw

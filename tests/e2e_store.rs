@@ -504,6 +504,37 @@ mod lifecycle {
     use super::*;
 
     #[test]
+    fn connections_beyond_the_limit_are_told_why_and_closed() {
+        let dir = TempDir::new().expect("temp dir");
+        let server = Server::start(dir.path(), &["--shards", "1", "--max-connections", "2"]);
+        let mut first = server.client();
+        let mut second = server.client();
+        ping_works(&mut first);
+        ping_works(&mut second);
+        let mut refused = server.client();
+        let frame = refused.receive().expect("an unsolicited error frame");
+        assert_eq!(frame.header.request_id, 0);
+        assert_eq!(frame.error().and_then(|(code, _)| code), Some(ErrorCode::TooManyConnections));
+        assert_eq!(refused.receive().expect_err("then the server closes").kind(), std::io::ErrorKind::UnexpectedEof);
+        drop(first);
+        // The server notices the close asynchronously; a new connection is admitted once it has.
+        let admitted = (0..100).find_map(|_| {
+            let mut client = server.client();
+            let mut payload = Vec::new();
+            nexo::protocol::payload::write_bytes(&mut payload, b"again");
+            match client.call(Opcode::Ping, &payload) {
+                Ok(response) if response.error().is_none() => Some(client),
+                _ => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    None
+                }
+            }
+        });
+        assert!(admitted.is_some(), "a slot freed by a closed connection is reused");
+        ping_works(&mut second);
+    }
+
+    #[test]
     fn sigterm_exits_zero_and_keeps_acknowledged_writes() {
         let dir = TempDir::new().expect("temp dir");
         let server = Server::start(dir.path(), &["--shards", "4"]);

@@ -68,6 +68,7 @@ fn every_option_reads_its_env_var() {
         ("NEXO_SHUTDOWN_GRACE_MS", "10"),
         ("NEXO_MAX_FRAME_BYTES", "64kb"),
         ("NEXO_STORE_SNAPSHOT_WAL_BYTES", "1mb"),
+        ("NEXO_MAX_CONNECTIONS", "64"),
     ]);
     let config = run(&[], &env).expect("valid");
     assert_eq!(config.host.to_string(), "::1");
@@ -77,10 +78,11 @@ fn every_option_reads_its_env_var() {
     assert_eq!(config.shutdown_grace_ms, 10);
     assert_eq!(config.max_frame_bytes, 64 << 10);
     assert_eq!(config.store_snapshot_wal_bytes, 1 << 20);
+    assert_eq!(config.max_connections, 64);
 }
 
 /// One invalid value per option; the error must name the flag and the env var, whichever supplied it.
-const INVALID: [(&str, &str); 12] = [
+const INVALID: [(&str, &str); 13] = [
     ("host", "localhost"),
     ("port", "65536"),
     ("dashboard", "8080"),
@@ -88,6 +90,7 @@ const INVALID: [(&str, &str); 12] = [
     ("data-dir", ""),
     ("auth-token", ""),
     ("max-frame-bytes", "2gb"),
+    ("max-connections", "0"),
     ("store-fsync", "interval:0"),
     ("store-maxmemory", "lots"),
     ("store-eviction", "random"),

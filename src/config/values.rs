@@ -9,6 +9,8 @@ use crate::persist::FsyncPolicy;
 
 /// Largest shard count the server accepts.
 pub const MAX_SHARDS: usize = 256;
+/// Upper bound of `--max-connections`.
+pub const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
 /// Smallest accepted `--max-frame-bytes`.
 pub const MIN_FRAME_BYTES: u64 = 4 * KIB;
 /// Largest accepted `--max-frame-bytes`.
@@ -78,9 +80,19 @@ pub fn parse_snapshot_wal_bytes(text: &str) -> Result<u64, String> {
 
 /// `--shards`: `1..=MAX_SHARDS`.
 pub fn parse_shards(text: &str) -> Result<usize, String> {
-    let expected = || format!("expected a shard count between 1 and {MAX_SHARDS}");
+    parse_count(text, MAX_SHARDS, "a shard count")
+}
+
+/// `--max-connections`: `1..=MAX_CONNECTIONS_LIMIT`.
+pub fn parse_max_connections(text: &str) -> Result<usize, String> {
+    parse_count(text, MAX_CONNECTIONS_LIMIT, "a connection count")
+}
+
+/// A whole number in `1..=max`; `what` names it in the error.
+fn parse_count(text: &str, max: usize, what: &str) -> Result<usize, String> {
+    let expected = || format!("expected {what} between 1 and {max}");
     let count: usize = text.trim().parse().map_err(|_| expected())?;
-    if (1..=MAX_SHARDS).contains(&count) {
+    if (1..=max).contains(&count) {
         Ok(count)
     } else {
         Err(expected())

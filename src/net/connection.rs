@@ -3,10 +3,16 @@
 use super::buffer::ReadBuffer;
 use super::listener::ConnectionGuard;
 use crate::dispatch::{self, Session, ShardCore};
+use crate::protocol::reply::encode_error;
+use crate::protocol::ErrorCode;
 use futures_lite::future::or;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::rc::Rc;
+
+/// Opcode and request id of an unsolicited error frame, which answers no request.
+const NO_OPCODE: u16 = 0;
+const NO_REQUEST_ID: u32 = 0;
 
 /// Why a connection ended, for the log.
 enum End {
@@ -29,6 +35,19 @@ pub async fn serve(core: Rc<ShardCore>, stream: TcpStream, shutdown: flume::Rece
         End::ProtocolClose => eprintln!("nexo: shard {}: closed {peer} after a framing error", core.shard_id),
         End::Io(error) => eprintln!("nexo: shard {}: connection {peer} failed: {error}", core.shard_id),
     }
+}
+
+/// Tells a connection over the limit why it is refused, then closes it.
+pub async fn refuse(core: Rc<ShardCore>, mut stream: TcpStream) {
+    let message = format!(
+        "the server is at its limit of {} connections (--max-connections); retry later",
+        core.config.max_connections
+    );
+    let mut frame = Vec::new();
+    encode_error(NO_OPCODE, NO_REQUEST_ID, ErrorCode::TooManyConnections, &message, &mut frame);
+    // Best effort: the refusal is a courtesy to a client the server will not serve anyway.
+    let _ = stream.write_all(&frame).await;
+    let _ = stream.close().await;
 }
 
 async fn run(core: &ShardCore, mut stream: TcpStream, shutdown: &flume::Receiver<()>) -> End {

@@ -39,8 +39,10 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// Accepts connections until the shutdown sender is dropped, spawning one task per connection.
+/// Accepts connections until the shutdown sender is dropped, spawning one task per connection. Beyond this
+/// shard's share of `--max-connections` a connection is told why and closed.
 pub async fn accept_loop(core: Rc<ShardCore>, listener: TcpListener, shutdown: flume::Receiver<()>) {
+    let limit = core.config.max_connections.div_ceil(core.shard_count);
     loop {
         let accepted = or(async { Some(listener.accept().await) }, async {
             // Resolves when the runtime drops the shutdown sender.
@@ -50,6 +52,9 @@ pub async fn accept_loop(core: Rc<ShardCore>, listener: TcpListener, shutdown: f
         .await;
         match accepted {
             None => return,
+            Some(Ok(stream)) if core.connections.live() >= limit => {
+                glommio::spawn_local(connection::refuse(Rc::clone(&core), stream)).detach();
+            }
             Some(Ok(stream)) => {
                 let task = connection::serve(Rc::clone(&core), stream, shutdown.clone(), core.connections.enter());
                 glommio::spawn_local(task).detach();

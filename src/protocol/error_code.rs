@@ -30,6 +30,8 @@ wire_enum! {
         PersistenceFailed = 11,
         /// An internal invariant failed; the message says which. Please report it.
         Internal = 12,
+        /// The server is at `--max-connections`; sent unsolicited (request id 0, opcode 0), then it closes.
+        TooManyConnections = 13,
         /// The value is not a 64-bit decimal integer (INCRBY on text, JSON or bytes).
         NotAnInteger = 100,
         /// The increment would overflow a signed 64-bit integer.
