@@ -69,6 +69,11 @@ impl Client {
         self.outgoing.extend_from_slice(bytes);
     }
 
+    /// Hands over the queued bytes without sending them (for tests that write from another thread).
+    pub fn take_outgoing(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.outgoing)
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.stream.write_all(&self.outgoing)?;
         self.outgoing.clear();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{files_with_extension, get_text, Server};
+use common::{files_with_extension, get_texts, Server};
 use nexo::client::requests;
 use nexo::protocol::{Opcode, SetCondition};
 use nexo_shards::value::ContentTag;
@@ -18,6 +18,8 @@ use tempfile::TempDir;
 const WRITERS: usize = 4;
 /// Acknowledged writes to collect before the kill.
 const ACKED_BEFORE_KILL: usize = 2_000;
+/// Requests pipelined before a stop signal.
+const STOP_PIPELINE_DEPTH: usize = 300_000;
 /// Writes each writer keeps in flight.
 const PIPELINE_DEPTH: usize = 8;
 
@@ -79,13 +81,9 @@ fn acknowledged_writes_survive_kill_9_and_a_shard_count_change() {
 
     for shards in ["3", "1"] {
         let server = Server::start(dir.path(), &["--shards", shards, "--store-fsync", "always"]);
-        let mut client = server.client();
-        for (key, value) in &acked {
-            assert_eq!(
-                get_text(&mut client, key).as_ref(),
-                Some(value),
-                "acknowledged {key} lost with {shards} shards"
-            );
+        let keys: Vec<String> = acked.iter().map(|(key, _)| key.clone()).collect();
+        for ((key, value), stored) in acked.iter().zip(get_texts(&mut server.client(), &keys)) {
+            assert_eq!(stored.as_ref(), Some(value), "acknowledged {key} lost with {shards} shards");
         }
         assert!(server.terminate().success());
     }
@@ -94,4 +92,48 @@ fn acknowledged_writes_survive_kill_9_and_a_shard_count_change() {
 fn ack_count(client: &mut nexo::client::Client) -> u64 {
     let response = client.call(Opcode::StoreDbsize, &[]).expect("dbsize");
     response.reader().u64("count").expect("count")
+}
+
+#[test]
+fn a_stop_signal_during_a_pipeline_exits_zero_and_keeps_every_acknowledged_write() {
+    for signal in ["-TERM", "-INT"] {
+        let dir = TempDir::new().expect("temp dir");
+        // A short grace period: the client reads no replies until the server has exited, so the server's writes
+        // back up and the stop must cut through work in flight.
+        let args = ["--shards", "4", "--store-fsync", "always", "--shutdown-grace-ms", "300"];
+        let server = Server::start(dir.path(), &args);
+        let mut client = server.client();
+        let mut in_flight = Vec::new();
+        for n in 0..STOP_PIPELINE_DEPTH {
+            let key = format!("stop:{n}");
+            let payload = requests::set(&key, ContentTag::Utf8, key.as_bytes(), SetCondition::Always, 0);
+            in_flight.push((client.send(Opcode::StoreSet, &payload), key));
+        }
+        let writer = {
+            let mut outgoing = client.stream().try_clone().expect("clone the socket");
+            let pipeline = client.take_outgoing();
+            std::thread::spawn(move || std::io::Write::write_all(&mut outgoing, &pipeline))
+        };
+        let first = client.receive().expect("the server is serving the pipeline");
+        let status = server.stop_with(signal);
+        assert!(status.success(), "{signal}: exit status {status:?}");
+        // The server may close before taking the whole pipeline; the writer then fails, which is expected.
+        let _ = writer.join().expect("writer thread");
+        let mut acknowledged = vec![in_flight[0].1.clone()];
+        assert_eq!(first.header.request_id, in_flight[0].0);
+        for (request_id, key) in &in_flight[1..] {
+            match client.receive() {
+                Ok(response) if response.error().is_none() => {
+                    assert_eq!(response.header.request_id, *request_id);
+                    acknowledged.push(key.clone());
+                }
+                _ => break,
+            }
+        }
+        let server = Server::start(dir.path(), &["--shards", "4"]);
+        let stored = get_texts(&mut server.client(), &acknowledged);
+        for (key, value) in acknowledged.iter().zip(stored) {
+            assert_eq!(value.as_ref(), Some(key), "{signal}: acknowledged {key} lost");
+        }
+    }
 }

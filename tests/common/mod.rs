@@ -79,10 +79,15 @@ impl Server {
     }
 
     /// SIGTERM, then waits for the exit status.
-    pub fn terminate(mut self) -> ExitStatus {
+    pub fn terminate(self) -> ExitStatus {
+        self.stop_with("-TERM")
+    }
+
+    /// Sends `signal` (a `kill` flag such as `-INT`), then waits for the exit status.
+    pub fn stop_with(mut self, signal: &str) -> ExitStatus {
         let mut child = self.child.take().expect("server is running");
         let pid = child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("send SIGTERM");
+        Command::new("kill").args([signal, &pid]).status().expect("send the signal");
         wait_with_timeout(&mut child, STOP_TIMEOUT)
     }
 }
@@ -121,7 +126,12 @@ pub fn set_text(client: &mut Client, key: &str, text: &str) {
 
 /// The text stored under `key`, or `None` when absent.
 pub fn get_text(client: &mut Client, key: &str) -> Option<String> {
-    let response = ok(client, Opcode::StoreGet, &requests::key(key));
+    text_of(&ok(client, Opcode::StoreGet, &requests::key(key)))
+}
+
+/// The text in a successful `StoreGet` reply, or `None` when the key was absent.
+fn text_of(response: &Response) -> Option<String> {
+    assert_eq!(response.error(), None, "StoreGet failed");
     let mut reader = response.reader();
     match reader.u8("found").expect("found flag") {
         0 => None,
@@ -147,4 +157,13 @@ pub fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// The texts stored under `keys`, read with one pipelined burst of GETs.
+pub fn get_texts(client: &mut Client, keys: &[String]) -> Vec<Option<String>> {
+    for key in keys {
+        client.send(Opcode::StoreGet, &requests::key(key));
+    }
+    client.flush().expect("send the GETs");
+    keys.iter().map(|_| text_of(&client.receive().expect("a GET reply"))).collect()
 }
