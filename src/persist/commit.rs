@@ -6,9 +6,9 @@
 //! that arrives while a write or fdatasync is running goes out together in the next single write + sync.
 //!
 //! Under [`FsyncPolicy::Always`] a waiter resolves only once its bytes are written and fdatasync'ed. Under
-//! `Interval`/`Never` it resolves at once (the writer writes and flushes each batch promptly and fdatasyncs every
-//! interval), except that a waiter whose LSN is more than [`MAX_UNWRITTEN_BYTES`] ahead of the written position
-//! waits for the writer, which bounds the pending buffer. A write or sync error is logged, fails every waiter and
+//! `Interval`/`Never` it resolves once its bytes are written to the file (the writer writes and flushes each batch
+//! promptly, and fdatasyncs every interval under `Interval`), so a crash of the process never loses an
+//! acknowledged write; only a crash of the machine can lose what was not synced yet. A write or sync error is logged, fails every waiter and
 //! every later append, and stops the writer: the server then refuses writes instead of acknowledging lost ones.
 //!
 //! State is shared inside the executor as `Rc<RefCell<_>>` with hand-written wakers; borrows never cross an await.
@@ -26,8 +26,6 @@ use super::{FsyncPolicy, Lsn, PersistError};
 /// Shortest timer the writer sets for a due interval sync, so a sync that is already late fires on the next tick
 /// instead of spinning.
 const MIN_SYNC_TIMER: Duration = Duration::from_millis(1);
-/// Under `Interval`/`Never`, how far appends may run ahead of the file before waiters are held back.
-pub const MAX_UNWRITTEN_BYTES: u64 = 64 << 20;
 
 /// The shard-side handle of a WAL and its writer task.
 #[derive(Debug)]
@@ -219,8 +217,7 @@ impl Shared {
         if self.close_lsn.is_some_and(|close_lsn| lsn > close_lsn) {
             return Some(Err(PersistError::Closed));
         }
-        let relaxed = !matches!(self.policy, FsyncPolicy::Always);
-        (relaxed && lsn <= self.written.saturating_add(MAX_UNWRITTEN_BYTES)).then_some(Ok(()))
+        None
     }
 
     fn check_open(&self) -> Result<(), PersistError> {

@@ -113,8 +113,8 @@ impl StorePersistence {
 
     /// Journals `mutations` (in order) to the WAL; never awaits. Returns the LSN to pass to
     /// [`StorePersistence::wait_durable`]. Once the WAL failed or was shut down, the mutations are dropped and
-    /// `wait_durable` of their LSN fails, under every fsync policy: the caller must await it (it resolves at once
-    /// under `interval`/`never`) and answer the writes with that error instead of acknowledging them.
+    /// `wait_durable` of their LSN fails, under every fsync policy: the caller must await it and answer the writes
+    /// with that error instead of acknowledging them.
     pub fn append(&self, mutations: &[Mutation]) -> Lsn {
         let mut scratch = self.scratch.borrow_mut();
         self.commit.append(|pending| {
@@ -127,8 +127,8 @@ impl StorePersistence {
     }
 
     /// Resolves once the records up to `lsn` are as durable as the fsync policy promises: written and
-    /// fdatasync'ed under `always`, at once under `interval`/`never` (unless the writer is far behind). Fails if
-    /// the WAL failed or was shut down before getting there.
+    /// fdatasync'ed under `always`, written to the file under `interval`/`never` (so a process crash never loses
+    /// them). Fails if the WAL failed or was shut down before getting there.
     pub async fn wait_durable(&self, lsn: Lsn) -> Result<(), PersistError> {
         self.commit.wait_durable(lsn).await
     }
