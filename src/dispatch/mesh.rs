@@ -5,7 +5,6 @@
 
 use super::core::ShardCore;
 use super::errors::ErrorReply;
-use crate::persist::PersistError;
 use crate::protocol::ErrorCode;
 use nexo_shards::command::{StoreOp, StoreReply};
 use std::rc::Rc;
@@ -52,31 +51,21 @@ pub async fn serve_inbox(core: Rc<ShardCore>, inbox: flume::Receiver<ShardMessag
 
 fn serve_store_batch(core: &Rc<ShardCore>, ops: Vec<StoreOp<String>>, reply: flume::Sender<ShardResult>) {
     let mut replies = Vec::with_capacity(ops.len());
-    let lsn = core.run_store_ops(ops, &mut replies);
-    let Some(lsn) = lsn else {
+    let Some(lsn) = core.run_store_ops(ops, &mut replies) else {
         // The requester may have gone away (connection closed); its reply is then not needed.
         let _ = reply.send(Ok(replies));
         return;
     };
-    // Replies go out once the WAL holds the batch as the fsync policy requires; a failed WAL fails them. A task
-    // waits only when that is not known yet, so the inbox keeps serving meanwhile.
-    match core.persistence.durable_now(lsn) {
-        Some(outcome) => {
-            // As above: a vanished requester needs no reply.
-            let _ = reply.send(batch_result(outcome, replies));
-        }
-        None => {
-            let core = Rc::clone(core);
-            glommio::spawn_local(async move {
-                let outcome = core.persistence.wait_durable(lsn).await;
-                // As above: a vanished requester needs no reply.
-                let _ = reply.send(batch_result(outcome, replies));
-            })
-            .detach();
-        }
-    }
-}
-
-fn batch_result(durable: Result<(), PersistError>, replies: Vec<StoreReply>) -> ShardResult {
-    durable.map(|()| replies).map_err(|error| ErrorReply::new(ErrorCode::PersistenceFailed, error.to_string()))
+    // Replies go out once the WAL holds the batch as the fsync policy requires; a failed WAL fails them. The wait
+    // runs in its own task so the inbox keeps serving meanwhile.
+    let core = Rc::clone(core);
+    glommio::spawn_local(async move {
+        let result = match core.persistence.wait_durable(lsn).await {
+            Ok(()) => Ok(replies),
+            Err(error) => Err(ErrorReply::new(ErrorCode::PersistenceFailed, error.to_string())),
+        };
+        // As above: a vanished requester needs no reply.
+        let _ = reply.send(result);
+    })
+    .detach();
 }

@@ -8,8 +8,9 @@
 //! Under [`FsyncPolicy::Always`] a waiter resolves only once its bytes are written and fdatasync'ed. Under
 //! `Interval`/`Never` it resolves once its bytes are written to the file (the writer writes and flushes each batch
 //! promptly, and fdatasyncs every interval under `Interval`), so a crash of the process never loses an
-//! acknowledged write; only a crash of the machine can lose what was not synced yet. A write or sync error is logged, fails every waiter and
-//! every later append, and stops the writer: the server then refuses writes instead of acknowledging lost ones.
+//! acknowledged write; only a crash of the machine can lose what was not synced yet. A write or sync error is
+//! logged, fails every waiter and every later append, and stops the writer: the server then refuses writes instead
+//! of acknowledging lost ones.
 //!
 //! State is shared inside the executor as `Rc<RefCell<_>>` with hand-written wakers; borrows never cross an await.
 
@@ -121,12 +122,6 @@ impl GroupCommit {
     /// an error if the WAL failed before getting there.
     pub async fn wait_durable(&self, lsn: Lsn) -> Result<(), PersistError> {
         poll_fn(|cx| self.poll_durable(lsn, cx)).await
-    }
-
-    /// The outcome of waiting for `lsn` if it is already known, without registering a waiter: lets a caller
-    /// answer at once in the common case and spawn a waiting task only when it must.
-    pub fn durable_now(&self, lsn: Lsn) -> Option<Result<(), PersistError>> {
-        self.shared.borrow().durable_outcome(lsn)
     }
 
     fn poll_durable(&self, lsn: Lsn, cx: &mut Context<'_>) -> Poll<Result<(), PersistError>> {

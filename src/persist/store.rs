@@ -133,11 +133,6 @@ impl StorePersistence {
         self.commit.wait_durable(lsn).await
     }
 
-    /// The outcome of [`StorePersistence::wait_durable`] when it is already known, without waiting.
-    pub fn durable_now(&self, lsn: Lsn) -> Option<Result<(), PersistError>> {
-        self.commit.durable_now(lsn)
-    }
-
     /// `Ok` while the WAL accepts writes; otherwise the error every later write gets.
     pub fn check_open(&self) -> Result<(), PersistError> {
         self.commit.check_open()
