@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{files_with_extension, get_text, ok, set_text, Server};
+use common::{files_with_extension, get_text, nexo_command, ok, set_text, Server};
 use nexo::client::requests;
 use nexo::protocol::{Opcode, SetCondition};
 use nexo_shards::value::ContentTag;
@@ -82,11 +82,7 @@ fn a_corrupt_manifest_stops_the_start_with_a_clear_error() {
     let server = Server::start(dir.path(), &["--shards", "2"]);
     assert!(server.terminate().success());
     std::fs::write(dir.path().join("store").join("MANIFEST"), "not a manifest\n").expect("corrupt the manifest");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_nexo"))
-        .args(["--host", "127.0.0.1", "--port", "0", "--dashboard", "off", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .expect("run the server");
+    let output = nexo_command(dir.path(), "off").output().expect("run the server");
     assert!(!output.status.success(), "the server must not start on a corrupt manifest");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("MANIFEST"), "the error names the file: {stderr}");
@@ -98,8 +94,7 @@ fn when_io_uring_cannot_start_the_error_names_seccomp_and_memlock() {
     /// Below glommio's minimum locked-memory limit, so the io_uring runtime refuses to start.
     const TOO_LOW_MEMLOCK_BYTES: libc::rlim_t = 256 * 1024;
     let dir = TempDir::new().expect("temp dir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_nexo"));
-    command.args(["--host", "127.0.0.1", "--port", "0", "--dashboard", "off", "--data-dir"]).arg(dir.path());
+    let mut command = nexo_command(dir.path(), "off");
     // SAFETY: setrlimit is async-signal-safe and only changes the child's own limit before exec.
     unsafe {
         command.pre_exec(|| {

@@ -555,11 +555,7 @@ mod lifecycle {
     fn a_second_server_on_the_same_data_dir_is_refused() {
         let dir = TempDir::new().expect("temp dir");
         let _first = Server::start(dir.path(), &["--shards", "2"]);
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_nexo"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--dashboard", "off", "--data-dir"])
-            .arg(dir.path())
-            .output()
-            .expect("run a second server");
+        let output = common::nexo_command(dir.path(), "off").output().expect("run a second server");
         assert!(!output.status.success());
         assert!(String::from_utf8_lossy(&output.stderr).contains("in use by another nexo process"));
     }

@@ -36,9 +36,7 @@ impl Server {
 
     /// Starts `nexo` like [`Server::start`] with `--dashboard <dashboard>`.
     pub fn start_with_dashboard(data_dir: &Path, dashboard: &str, extra_args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nexo"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--dashboard", dashboard, "--data-dir"])
-            .arg(data_dir)
+        let mut child = nexo_command(data_dir, dashboard)
             .args(extra_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -90,6 +88,13 @@ impl Server {
         Command::new("kill").args([signal, &pid]).status().expect("send the signal");
         wait_with_timeout(&mut child, STOP_TIMEOUT)
     }
+}
+
+/// The `nexo` binary on 127.0.0.1, port 0, with `--dashboard <dashboard>` and `--data-dir <data_dir>`.
+pub fn nexo_command(data_dir: &Path, dashboard: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nexo"));
+    command.args(["--host", "127.0.0.1", "--port", "0", "--dashboard", dashboard, "--data-dir"]).arg(data_dir);
+    command
 }
 
 impl Drop for Server {
