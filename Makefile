@@ -3,7 +3,11 @@
 CARGO ?= cargo
 NEXO_ARGS ?=
 
-.PHONY: build run test lint fmt bench bench-store clean
+.PHONY: build run test test-rust test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk clean
+
+SDK := sdk-ts
+## npm writes this file on every install, so it is newer than package-lock.json once the install is current
+SDK_INSTALLED := $(SDK)/node_modules/.package-lock.json
 
 ## build: release build of the server and the load generator
 build:
@@ -13,25 +17,45 @@ build:
 run: build
 	./target/release/nexo $(NEXO_ARGS)
 
-## test: formatting, lints and every test of the workspace
-test: lint
+## test: formatting, lints, every Rust test and every SDK suite
+test: lint test-rust test-sdk
+
+## test-rust: every test of the Rust workspace
+test-rust:
 	$(CARGO) test --workspace --all-targets
 
-## lint: rustfmt check and clippy with warnings as errors
-lint:
+## test-sdk: the TypeScript SDK's vitest suites (their global setup builds the release server)
+test-sdk: $(SDK_INSTALLED)
+	cd $(SDK) && npx vitest run
+
+## lint: rustfmt check, clippy with warnings as errors, and the SDK's type check
+lint: lint-rust lint-sdk
+
+lint-rust:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+lint-sdk: $(SDK_INSTALLED)
+	cd $(SDK) && npm run --silent typecheck
+
+$(SDK_INSTALLED): $(SDK)/package-lock.json
+	cd $(SDK) && npm ci
 
 ## fmt: format the code
 fmt:
 	$(CARGO) fmt --all
 
 ## bench: every benchmark (figures land in docs/benchmarks.md)
-bench: bench-store
+bench: bench-store bench-sdk
 
 ## bench-store: Nexo's store against redis-server, same machine, same connections and pipeline depth
 bench-store: build
 	bash benches/store.sh
 
+## bench-sdk: the SDK's store SET/GET against ioredis with redis-server, same shapes, same run
+bench-sdk: build $(SDK_INSTALLED)
+	bash benches/sdk.sh
+
 clean:
 	$(CARGO) clean
+	rm -rf $(SDK)/dist $(SDK)/node_modules

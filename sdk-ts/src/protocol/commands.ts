@@ -1,0 +1,149 @@
+// Request encoders and reply decoders for every opcode of native protocol v1 (layouts in docs/protocol.md).
+// Encoders return a complete request frame whose request id the connection fills in.
+
+import { ProtocolError } from '../errors.js';
+import { FrameKind, Opcode, PROTOCOL_VERSION, type SetCondition } from './opcodes.js';
+import { FrameWriter, PayloadReader, type WireValue } from './payload.js';
+import { fromWireValue } from './values.js';
+
+/** Bytes of a `u32` length prefix plus a `u8` tag: the fixed cost of a value field. */
+const VALUE_OVERHEAD = 5;
+/** Bytes of a `u32` length prefix. */
+const LENGTH_OVERHEAD = 4;
+
+function request(capacity: number): FrameWriter {
+  return new FrameWriter(capacity);
+}
+
+function wireLength(data: string | Uint8Array): number {
+  return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
+}
+
+function finish(writer: FrameWriter, opcode: number): Buffer {
+  return writer.finish(opcode, FrameKind.Request);
+}
+
+function keyList(opcode: number, keys: readonly string[]): Buffer {
+  const writer = request(LENGTH_OVERHEAD + keys.length * 32).u32(keys.length);
+  for (const key of keys) writer.string(key);
+  return finish(writer, opcode);
+}
+
+export const encode = {
+  hello(clientName: string, authToken: string): Buffer {
+    return finish(request(64).u16(PROTOCOL_VERSION).string(clientName).string(authToken), Opcode.Hello);
+  },
+  ping(payload: Uint8Array): Buffer {
+    return finish(request(LENGTH_OVERHEAD + payload.length).bytes(payload), Opcode.Ping);
+  },
+  set(key: string, value: WireValue, condition: SetCondition, ttlMs: number): Buffer {
+    const capacity = LENGTH_OVERHEAD + key.length * 3 + VALUE_OVERHEAD + wireLength(value.data) + 9;
+    return finish(request(capacity).string(key).value(value).u8(condition).u64(ttlMs), Opcode.StoreSet);
+  },
+  get(key: string): Buffer {
+    return finish(request(LENGTH_OVERHEAD + key.length * 3).string(key), Opcode.StoreGet);
+  },
+  del(keys: readonly string[]): Buffer {
+    return keyList(Opcode.StoreDel, keys);
+  },
+  exists(keys: readonly string[]): Buffer {
+    return keyList(Opcode.StoreExists, keys);
+  },
+  expire(key: string, ttlMs: number): Buffer {
+    return finish(request(LENGTH_OVERHEAD + key.length * 3 + 8).string(key).u64(ttlMs), Opcode.StoreExpire);
+  },
+  persist(key: string): Buffer {
+    return finish(request(LENGTH_OVERHEAD + key.length * 3).string(key), Opcode.StorePersist);
+  },
+  ttl(key: string): Buffer {
+    return finish(request(LENGTH_OVERHEAD + key.length * 3).string(key), Opcode.StoreTtl);
+  },
+  incrBy(key: string, delta: number | bigint): Buffer {
+    return finish(request(LENGTH_OVERHEAD + key.length * 3 + 8).string(key).i64(delta), Opcode.StoreIncrBy);
+  },
+  mset(entries: ReadonlyArray<readonly [string, WireValue]>): Buffer {
+    let capacity = LENGTH_OVERHEAD;
+    for (const [key, value] of entries) {
+      capacity += LENGTH_OVERHEAD + key.length * 3 + VALUE_OVERHEAD + wireLength(value.data);
+    }
+    const writer = request(capacity).u32(entries.length);
+    for (const [key, value] of entries) writer.string(key).value(value);
+    return finish(writer, Opcode.StoreMset);
+  },
+  mget(keys: readonly string[]): Buffer {
+    return keyList(Opcode.StoreMget, keys);
+  },
+  scan(cursor: bigint, pattern: string, count: number): Buffer {
+    return finish(request(16 + pattern.length * 3).u64(cursor).string(pattern).u32(count), Opcode.StoreScan);
+  },
+  dbsize(): Buffer {
+    return finish(request(0), Opcode.StoreDbsize);
+  },
+  flushAll(): Buffer {
+    return finish(request(0), Opcode.StoreFlushAll);
+  },
+};
+
+/** What the server says about itself in its `Hello` reply. */
+export interface ServerInfo {
+  protocolVersion: number;
+  serverVersion: string;
+  shardCount: number;
+  maxFrameBytes: number;
+}
+
+/** A page of a key scan: the cursor to continue from (`0n` = done) and the keys found. */
+export interface ScanPage {
+  cursor: bigint;
+  keys: string[];
+}
+
+/** Runs `read` over the whole payload; bytes left over mean the reply does not have the expected shape. */
+function readAll<T>(payload: Buffer, what: string, read: (reader: PayloadReader) => T): T {
+  const reader = new PayloadReader(payload);
+  const value = read(reader);
+  reader.finish(what);
+  return value;
+}
+
+/** `count` items read by `readItem`. */
+function list<T>(reader: PayloadReader, what: string, readItem: (reader: PayloadReader) => T): T[] {
+  const count = reader.u32(`${what} count`);
+  const items: T[] = [];
+  for (let index = 0; index < count; index += 1) items.push(readItem(reader));
+  return items;
+}
+
+/** Each decoder reads one reply payload completely; a mismatch throws `ProtocolError`. */
+export const decode = {
+  hello: (payload: Buffer): ServerInfo =>
+    readAll(payload, 'Hello', (reader) => ({
+      protocolVersion: reader.u16('version'),
+      serverVersion: reader.string('server_version'),
+      shardCount: reader.u32('shard_count'),
+      maxFrameBytes: reader.u32('max_frame_bytes'),
+    })),
+  bytes: (payload: Buffer): Buffer => readAll(payload, 'Ping', (reader) => reader.bytes('payload')),
+  flag: (payload: Buffer): boolean => readAll(payload, 'flag', (reader) => reader.bool('flag')),
+  optionalValue: (payload: Buffer): unknown => readAll(payload, 'StoreGet', optionalValue),
+  count: (payload: Buffer): number => readAll(payload, 'count', (reader) => reader.count('count')),
+  integer: (payload: Buffer): bigint => readAll(payload, 'integer', (reader) => reader.i64('integer')),
+  empty: (payload: Buffer): void => readAll(payload, 'empty', () => undefined),
+  values: (payload: Buffer): unknown[] =>
+    readAll(payload, 'StoreMget', (reader) => list(reader, 'value', optionalValue)),
+  scanPage: (payload: Buffer): ScanPage =>
+    readAll(payload, 'StoreScan', (reader) => ({
+      cursor: reader.u64('next_cursor'),
+      keys: list(reader, 'key', (item) => item.string('key')),
+    })),
+  error: (payload: Buffer): { code: number; message: string } =>
+    readAll(payload, 'error', (reader) => ({ code: reader.u16('code'), message: reader.string('message') })),
+};
+
+function optionalValue(reader: PayloadReader): unknown {
+  const found = reader.u8('found');
+  if (found === 0) return null;
+  if (found !== 1) throw new ProtocolError(`reply field found should be 0 or 1 but is ${found}`);
+  const { tag, data } = reader.value('value');
+  return fromWireValue(tag, data);
+}

@@ -1,0 +1,84 @@
+// The numbers of native protocol v1, identical to the server's tables in `src/protocol/opcode.rs` and
+// `src/protocol/error_code.rs` (a test compares them). Numbers are never reused.
+
+/** Protocol version this SDK speaks in its `Hello`. */
+export const PROTOCOL_VERSION = 1;
+
+/** Commands of the native protocol: `0x00xx` connection, `0x01xx` store. */
+export const Opcode = {
+  Hello: 0x0001,
+  Ping: 0x0002,
+  StoreSet: 0x0101,
+  StoreGet: 0x0102,
+  StoreDel: 0x0103,
+  StoreExists: 0x0104,
+  StoreExpire: 0x0105,
+  StorePersist: 0x0106,
+  StoreTtl: 0x0107,
+  StoreIncrBy: 0x0108,
+  StoreMset: 0x0109,
+  StoreMget: 0x010a,
+  StoreScan: 0x010b,
+  StoreDbsize: 0x010c,
+  StoreFlushAll: 0x010d,
+} as const;
+export type Opcode = (typeof Opcode)[keyof typeof Opcode];
+
+/** Stable error codes the server sends in error frames; `NexoError.code` holds one of these. */
+export const ErrorCode = {
+  MalformedFrame: 1,
+  FrameTooLarge: 2,
+  UnknownOpcode: 3,
+  MalformedPayload: 4,
+  InvalidUtf8: 5,
+  UnsupportedVersion: 6,
+  AuthRequired: 7,
+  AuthFailed: 8,
+  InvalidArgument: 9,
+  ShuttingDown: 10,
+  PersistenceFailed: 11,
+  Internal: 12,
+  TooManyConnections: 13,
+  NotAnInteger: 100,
+  Overflow: 101,
+  OutOfMemory: 102,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const errorCodeNames = new Map<number, string>(Object.entries(ErrorCode).map(([name, code]) => [code, name]));
+const opcodeNames = new Map<number, string>(Object.entries(Opcode).map(([name, code]) => [code, name]));
+
+/** The name of an error code (`"NotAnInteger"`), or `"Unknown(<code>)"` for a code this SDK does not know. */
+export function errorCodeName(code: number): string {
+  return errorCodeNames.get(code) ?? `Unknown(${code})`;
+}
+
+/** The name of an opcode (`"StoreGet"`), or its hex number when this SDK does not know it. */
+export function opcodeName(opcode: number): string {
+  return opcodeNames.get(opcode) ?? `0x${opcode.toString(16).padStart(4, '0')}`;
+}
+
+/** What a frame is: clients send requests, the server sends replies, errors and pushes. */
+export const FrameKind = {
+  Request: 0,
+  Reply: 1,
+  Error: 2,
+  Push: 3,
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+/** `StoreSet` condition byte. */
+export const SetCondition = {
+  Always: 0,
+  IfAbsent: 1,
+  IfPresent: 2,
+} as const;
+export type SetCondition = (typeof SetCondition)[keyof typeof SetCondition];
+
+/** Content tag of a stored value: how the SDK turns the bytes back into a JavaScript value. */
+export const ContentTag = {
+  Raw: 0,
+  Utf8: 1,
+  Json: 2,
+} as const;
+export type ContentTag = (typeof ContentTag)[keyof typeof ContentTag];

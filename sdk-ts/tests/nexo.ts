@@ -1,0 +1,47 @@
+// The one shared client of a test file, connected to the shared server, and unique keys that are deleted after
+// each test.
+
+import { afterAll, afterEach, inject } from 'vitest';
+import { NexoClient, type NexoClientOptions } from '../src/index.js';
+
+export { eventually, sleep } from './wait.js';
+
+/** Native-protocol port of the shared server started by the global setup. */
+export const port = inject('nexoPort');
+
+/** Options that reach the shared server, for tests that need a client of their own. */
+export const sharedServer: NexoClientOptions = { host: '127.0.0.1', port, logger: null };
+
+export const client = await NexoClient.connect(sharedServer);
+
+const created = new Set<string>();
+let sequence = 0;
+const run = `${process.pid}-${Date.now().toString(36)}`;
+
+/** A key no other test uses; it is deleted after the current test. */
+export function key(name: string): string {
+  sequence += 1;
+  const unique = `test:${run}:${sequence}:${name}`;
+  created.add(unique);
+  return unique;
+}
+
+/** A prefix no other test uses, for tests that create keys in bulk; `prefix*` keys are deleted after the test. */
+export function prefix(name: string): string {
+  return key(`${name}:`);
+}
+
+afterEach(async () => {
+  const exact = [...created];
+  created.clear();
+  if (exact.length === 0) return;
+  const matching: string[] = [];
+  for (const base of exact) {
+    if (base.endsWith(':')) matching.push(...(await client.store.map.keys(`${base}*`)));
+  }
+  await client.store.map.del([...exact, ...matching]);
+});
+
+afterAll(async () => {
+  await client.close();
+});

@@ -1,0 +1,123 @@
+// Starts and stops the real `nexo` release binary for the suites: free ports, temporary data dirs, and the
+// start-up line that names the bound address.
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (the SDK lives in `sdk-ts/`). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The release server binary the global setup builds. */
+export const NEXO_BINARY = join(REPO_ROOT, 'target', 'release', 'nexo');
+/** How long a server may take to print its listening line. */
+const START_TIMEOUT_MS = 30_000;
+/** How long a server may take to exit after SIGTERM. */
+const STOP_TIMEOUT_MS = 30_000;
+/** Marker in the server's start-up line, followed by the bound address. */
+const LISTENING_MARKER = 'listening on ';
+/** Set this environment variable to 1 to see the servers' logs in the test output. */
+const SERVER_LOG_VARIABLE = 'NEXO_TEST_SERVER_LOG';
+
+/** Builds the release server binary (cargo prints nothing new when it is up to date). */
+export function buildServer(): void {
+  execFileSync('cargo', ['build', '--release', '--bin', 'nexo'], { cwd: REPO_ROOT, stdio: 'inherit' });
+}
+
+export interface ServerOptions {
+  /** Shards (executors) of the server. */
+  shards?: number;
+  /** Port to bind; 0 (default) lets the OS choose. */
+  port?: number;
+  /** Data directory; a fresh temporary one when omitted (removed by `stop`/`kill` only when created here). */
+  dataDir?: string;
+  /** More command-line flags. */
+  args?: string[];
+}
+
+/** A running server process. */
+export class TestServer {
+  private constructor(
+    private readonly process: ChildProcess,
+    readonly port: number,
+    readonly dataDir: string,
+    private readonly ownsDataDir: boolean,
+  ) {}
+
+  static async start(options: ServerOptions = {}): Promise<TestServer> {
+    const ownsDataDir = options.dataDir === undefined;
+    const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'nexo-sdk-test-'));
+    const args = ['--host', '127.0.0.1', '--port', String(options.port ?? 0), '--dashboard', 'off'];
+    args.push('--data-dir', dataDir, '--shards', String(options.shards ?? 4), ...(options.args ?? []));
+    const stderr = process.env[SERVER_LOG_VARIABLE] === '1' ? 'inherit' : 'ignore';
+    const child = spawn(NEXO_BINARY, args, { stdio: ['ignore', 'pipe', stderr] });
+    const port = await listeningPort(child);
+    return new TestServer(child, port, dataDir, ownsDataDir);
+  }
+
+  /** Starts another server on this one's port and data dir (after `kill` or `stop`). */
+  restart(options: Omit<ServerOptions, 'port' | 'dataDir'> = {}): Promise<TestServer> {
+    return TestServer.start({ ...options, port: this.port, dataDir: this.dataDir });
+  }
+
+  /** SIGTERM and wait for the exit; removes the data dir when this server created it. */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+    this.cleanUp();
+  }
+
+  /** SIGKILL: the process gets no chance to flush anything. Keeps the data dir for a restart. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  /** SIGSTOP: the process stops answering but keeps its sockets open (until `kill`). */
+  async pause(): Promise<void> {
+    this.process.kill('SIGSTOP');
+  }
+
+  /** Removes the data dir when this server created it. */
+  cleanUp(): void {
+    if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  private signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.process;
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolvePromise, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`nexo did not exit within ${STOP_TIMEOUT_MS} ms of ${signal}`)),
+        STOP_TIMEOUT_MS,
+      );
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolvePromise();
+      });
+      child.kill(signal);
+    });
+  }
+}
+
+function listeningPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolvePromise, reject) => {
+    // stdout is piped by the spawn options above
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`nexo printed no listening line within ${START_TIMEOUT_MS} ms`));
+    }, START_TIMEOUT_MS);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`nexo exited with status ${code} before listening`));
+    });
+    lines.on('line', (line) => {
+      const rest = line.split(LISTENING_MARKER)[1];
+      if (rest === undefined) return;
+      clearTimeout(timer);
+      const address = rest.trim().split(/\s+/)[0] ?? '';
+      resolvePromise(Number(address.slice(address.lastIndexOf(':') + 1)));
+    });
+  });
+}
