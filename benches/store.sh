@@ -2,10 +2,11 @@
 # Store benchmark: Nexo (native protocol, nexo-bench) against redis-server (redis-benchmark), measured in the
 # same run on the same machine with the same connections, pipeline depth, key space and value size.
 # Nexo runs twice: with one shard (the same single core Redis uses) and with one shard per CPU.
-# Writes the table to docs/benchmarks.md. Tunables: CONNECTIONS, PIPELINE, REQUESTS, KEYSPACE, VALUE_BYTES,
-# SHARD_COUNTS.
+# Writes its section of docs/benchmarks.md (between the bench-store markers; see benches/lib.sh). Tunables:
+# CONNECTIONS, PIPELINE, REQUESTS, KEYSPACE, VALUE_BYTES, SHARD_COUNTS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source benches/lib.sh
 
 CONNECTIONS=${CONNECTIONS:-50}
 PIPELINE=${PIPELINE:-16}
@@ -13,21 +14,14 @@ REQUESTS=${REQUESTS:-2000000}
 KEYSPACE=${KEYSPACE:-100000}
 VALUE_BYTES=${VALUE_BYTES:-16}
 SHARD_COUNTS=${SHARD_COUNTS:-"1 $(nproc)"}
-OUTPUT=docs/benchmarks.md
 
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
-fi
+install_redis
 [ -x target/release/nexo ] && [ -x target/release/nexo-bench ] || cargo build --release --bins
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-
-wait_port() { for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
 
 redis_port=$(free_port)
 # Same durability as Nexo's default store policy (WAL written at once, fsync every second).
@@ -69,11 +63,6 @@ row() {
 }
 
 {
-    echo "# Benchmarks"
-    echo
-    echo "Figures from \`make bench\` on the machine named below. Absolute numbers depend on the machine; the ratio"
-    echo "against the peer measured in the same run is what to compare across runs."
-    echo
     echo "## Store: SET and GET (\`make bench-store\`)"
     echo
     echo "- Date: $(date -u +%Y-%m-%d); machine: $(nproc) cores, $(uname -r); load generator and server share the machine."
@@ -97,5 +86,7 @@ row() {
             row "$test" "$shards"
         done
     done
-} > "$OUTPUT"
-cat "$OUTPUT"
+    echo
+} > "$work/section.md"
+splice_section store "$work/section.md"
+cat "$work/section.md"

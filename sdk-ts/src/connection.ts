@@ -8,17 +8,21 @@ import { decode } from './protocol/commands.js';
 import { type Frame, FrameDecoder } from './protocol/frame.js';
 import { FrameKind, opcodeName } from './protocol/opcodes.js';
 import { setRequestId } from './protocol/payload.js';
+import { PendingTable } from './pending.js';
 
 /** Largest request id; ids wrap around to `FIRST_REQUEST_ID` after it. */
 const MAX_REQUEST_ID = 0xffff_ffff;
 /** Request id 0 is reserved for frames that answer no request (pushes, unsolicited errors). */
 const FIRST_REQUEST_ID = 1;
+/** Largest write `flush` assembles out of several small frames. */
+const COALESCE_BYTES = 64 * 1024;
 const LOST_MESSAGE = 'the server closed the connection; a request in flight may or may not have taken effect';
 
 /** Turns a reply payload into the caller's result; throws `ProtocolError` when the payload does not fit. */
 export type ReplyDecoder<T> = (payload: Buffer) => T;
 
 interface Pending {
+  requestId: number;
   opcode: number;
   deadline: number;
   decode: ReplyDecoder<unknown>;
@@ -37,7 +41,7 @@ export interface ConnectionEvents {
 }
 
 export class Connection {
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingTable<Pending>();
   private readonly decoder = new FrameDecoder();
   private nextId = FIRST_REQUEST_ID;
   /** Frames waiting for the next flush, or for `drain` while the socket is congested. */
@@ -88,7 +92,8 @@ export class Connection {
     setRequestId(frame, requestId);
     return new Promise<T>((resolve, reject) => {
       const deadline = performance.now() + this.requestTimeoutMs;
-      this.pending.set(requestId, {
+      this.pending.insert({
+        requestId,
         opcode: frame.readUInt16LE(0),
         deadline,
         decode: decodeReply,
@@ -113,31 +118,39 @@ export class Connection {
   }
 
   private allocateId(): number {
-    // Skipping ids still pending keeps them unique even after 2^32 requests on one long-lived connection.
+    // Skipping ids whose slot is taken keeps ids unique even after 2^32 requests on one long-lived connection;
+    // the table is at most half full, so a free slot is never far.
     do {
       const id = this.nextId;
       this.nextId = id === MAX_REQUEST_ID ? FIRST_REQUEST_ID : id + 1;
-      if (!this.pending.has(id)) return id;
+      if (this.pending.isFree(id)) return id;
     } while (true);
   }
 
-  /** Writes queued frames in one corked batch, stopping when the socket asks to wait for `drain`. */
+  /**
+   * Writes queued frames, joining consecutive small frames into writes of at most `COALESCE_BYTES` (a larger
+   * frame goes alone, uncopied), and stops as soon as the socket asks to wait for `drain`.
+   */
   private flush(): void {
     this.flushScheduled = false;
     if (!this.open || this.congested || this.outbox.length === 0) return;
     const frames = this.outbox;
     this.outbox = [];
-    this.socket.cork();
     let index = 0;
     while (index < frames.length) {
-      const accepted = this.socket.write(frames[index] as Buffer); // index < length
-      index += 1;
-      if (!accepted) {
+      let end = index + 1;
+      let bytes = (frames[index] as Buffer).length; // index < length
+      while (end < frames.length && bytes + (frames[end] as Buffer).length <= COALESCE_BYTES) {
+        bytes += (frames[end] as Buffer).length; // end < length
+        end += 1;
+      }
+      const data = end === index + 1 ? (frames[index] as Buffer) : Buffer.concat(frames.slice(index, end), bytes);
+      index = end;
+      if (!this.socket.write(data)) {
         this.congested = true;
         break;
       }
     }
-    this.socket.uncork();
     if (index < frames.length) this.outbox = frames.slice(index).concat(this.outbox);
   }
 
@@ -178,10 +191,9 @@ export class Connection {
       this.events.error(this.serverError(frame.payload));
       return;
     }
-    const pending = this.pending.get(frame.requestId);
+    const pending = this.pending.take(frame.requestId);
     // A reply for an id that is not pending answers a call that already timed out: nothing waits for it.
     if (pending === undefined) return;
-    this.pending.delete(frame.requestId);
     if (frame.opcode !== pending.opcode) {
       pending.reject(
         new ProtocolError(
@@ -221,9 +233,9 @@ export class Connection {
     this.timerDeadline = Infinity;
     const now = performance.now();
     let earliest = Infinity;
-    for (const [requestId, pending] of this.pending) {
+    for (const pending of this.pending.entries()) {
       if (pending.deadline <= now) {
-        this.pending.delete(requestId);
+        this.pending.take(pending.requestId);
         pending.reject(
           new TimeoutError(
             `${opcodeName(pending.opcode)} got no reply within ${this.requestTimeoutMs} ms (requestTimeoutMs); ` +
@@ -244,8 +256,7 @@ export class Connection {
     this.timeoutTimer = undefined;
     this.outbox = [];
     this.decoder.reset();
-    const pending = [...this.pending.values()];
-    this.pending.clear();
+    const pending = this.pending.drain();
     const error =
       reason instanceof ConnectionClosedError
         ? reason

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionClosedError, ErrorCode, NexoClient, NexoError, NotConnectedError } from '../src/index.js';
-import { client, key, prefix, sharedServer, sleep } from './nexo.js';
+import { client, eventually, key, prefix, sharedServer, sleep } from './nexo.js';
 import { TestServer } from './server.js';
 
 const map = client.store.map;
 /** Active expiry removes expired keys within about this long; reads treat them as absent at once. */
 const EXPIRY_MARGIN_MS = 150;
+/** A TTL long enough that no scheduling hiccup expires a key before the next call, short enough to wait for. */
+const SHORT_TTL_SECONDS = 0.5;
 /** The server's key length limit. */
 const MAX_KEY_BYTES = 64 * 1024;
 
@@ -118,10 +120,9 @@ describe('del and exists', () => {
 describe('ttl, expire and persist', () => {
   it('set with ttl makes the key disappear after that many seconds', async () => {
     const session = key('session');
-    const ttlSeconds = 0.2;
-    await map.set(session, 'token', { ttl: ttlSeconds });
+    await map.set(session, 'token', { ttl: SHORT_TTL_SECONDS });
     expect(await map.get(session)).toBe('token');
-    await sleep(ttlSeconds * 1000 + EXPIRY_MARGIN_MS);
+    await sleep(SHORT_TTL_SECONDS * 1000 + EXPIRY_MARGIN_MS);
     expect(await map.get(session)).toBeNull();
     expect(await map.exists(session)).toBe(false);
   });
@@ -148,18 +149,18 @@ describe('ttl, expire and persist', () => {
   it('expire sets a deadline on an existing key and resolves false for a missing key', async () => {
     const name = key('expire');
     await map.set(name, 'x');
-    expect(await map.expire(name, 0.2)).toBe(true);
+    expect(await map.expire(name, SHORT_TTL_SECONDS)).toBe(true);
     expect(await map.expire(key('expire-missing'), 10)).toBe(false);
-    await sleep(200 + EXPIRY_MARGIN_MS);
+    await sleep(SHORT_TTL_SECONDS * 1000 + EXPIRY_MARGIN_MS);
     expect(await map.get(name)).toBeNull();
   });
 
   it('persist removes the expiry so the key outlives its old deadline', async () => {
     const name = key('persist');
-    await map.set(name, 'x', { ttl: 0.2 });
+    await map.set(name, 'x', { ttl: SHORT_TTL_SECONDS });
     expect(await map.persist(name)).toBe(true);
     expect(await map.persist(name)).toBe(false);
-    await sleep(200 + EXPIRY_MARGIN_MS);
+    await sleep(SHORT_TTL_SECONDS * 1000 + EXPIRY_MARGIN_MS);
     expect(await map.get(name)).toBe('x');
     expect(await map.ttl(name)).toBe(Infinity);
   });
@@ -402,6 +403,8 @@ describe('reconnects', () => {
   const reconnect = { initialDelayMs: 20, maxDelayMs: 100 };
   /** Upper bound for a restarted server to accept and the client to reconnect. */
   const RECONNECT_DEADLINE_MS = 20_000;
+  /** Writes acknowledged before the crash test kills the server mid-load. */
+  const ACKNOWLEDGED_BEFORE_KILL = 2000;
 
   it('after kill -9 under load and a restart, every acknowledged write is read back', async () => {
     const server = await TestServer.start({ shards: 2, args: ['--store-fsync', 'always'] });
@@ -418,7 +421,7 @@ describe('reconnects', () => {
         if (results.some((result) => result.status === 'rejected')) return;
       }
     })();
-    while (acknowledged.length < 2000) await sleep(5);
+    await eventually(() => acknowledged.length >= ACKNOWLEDGED_BEFORE_KILL, RECONNECT_DEADLINE_MS, 'writes to be acknowledged');
     await server.kill();
     stop = true;
     await load;

@@ -10,6 +10,8 @@ import { fromWireValue } from './values.js';
 const VALUE_OVERHEAD = 5;
 /** Bytes of a `u32` length prefix. */
 const LENGTH_OVERHEAD = 4;
+/** `u8 found` + `u8 tag` + `u32 length` in front of the bytes of a found optional value. */
+const FOUND_VALUE_HEADER = 6;
 
 function request(capacity: number): FrameWriter {
   return new FrameWriter(capacity);
@@ -124,8 +126,18 @@ export const decode = {
       maxFrameBytes: reader.u32('max_frame_bytes'),
     })),
   bytes: (payload: Buffer): Buffer => readAll(payload, 'Ping', (reader) => reader.bytes('payload')),
-  flag: (payload: Buffer): boolean => readAll(payload, 'flag', (reader) => reader.bool('flag')),
-  optionalValue: (payload: Buffer): unknown => readAll(payload, 'StoreGet', optionalValue),
+  flag: (payload: Buffer): boolean =>
+    payload.length === 1 && payload[0] === 1 ? true : readAll(payload, 'flag', (reader) => reader.bool('flag')),
+  optionalValue: (payload: Buffer): unknown => {
+    // Fast path for a well-formed found value (exact length); anything else goes through the checking reader.
+    if (payload.length >= FOUND_VALUE_HEADER && payload[0] === 1) {
+      const length = payload.readUInt32LE(2);
+      if (length === payload.length - FOUND_VALUE_HEADER) {
+        return fromWireValue(payload[1] as number, payload.subarray(FOUND_VALUE_HEADER)); // length checked above
+      }
+    }
+    return readAll(payload, 'StoreGet', optionalValue);
+  },
   count: (payload: Buffer): number => readAll(payload, 'count', (reader) => reader.count('count')),
   integer: (payload: Buffer): bigint => readAll(payload, 'integer', (reader) => reader.i64('integer')),
   empty: (payload: Buffer): void => readAll(payload, 'empty', () => undefined),

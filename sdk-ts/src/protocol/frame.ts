@@ -55,6 +55,8 @@ export class FrameDecoder {
   /** Read position inside `chunks[head]`. */
   private offset = 0;
   private buffered = 0;
+  /** Holds a header that arrived split across chunks. */
+  private readonly headerScratch = Buffer.alloc(HEADER_BYTES);
 
   /** Bytes received but not yet returned as frames. */
   get bufferedBytes(): number {
@@ -85,27 +87,28 @@ export class FrameDecoder {
 
   private next(): Frame | undefined {
     if (this.buffered < HEADER_BYTES) return undefined;
-    const header = this.peek(HEADER_BYTES);
-    const payloadLength = header.readUInt32LE(8);
+    const header = this.peekHeader();
+    const { bytes, at } = header;
+    const payloadLength = bytes.readUInt32LE(at + 8);
     if (this.buffered < HEADER_BYTES + payloadLength) return undefined;
+    const opcode = bytes.readUInt16LE(at);
+    const kind = bytes.readUInt8(at + 2);
+    const flags = bytes.readUInt8(at + 3);
+    const requestId = bytes.readUInt32LE(at + 4);
     this.consume(HEADER_BYTES);
     const payload = payloadLength === 0 ? EMPTY : this.take(payloadLength);
-    return {
-      opcode: header.readUInt16LE(0),
-      kind: header.readUInt8(2),
-      flags: header.readUInt8(3),
-      requestId: header.readUInt32LE(4),
-      payload,
-    };
+    return { opcode, kind, flags, requestId, payload };
   }
 
-  /** The next `length` buffered bytes without consuming them (a view when they lie in one chunk). */
-  private peek(length: number): Buffer {
-    const first = this.chunks[this.head] as Buffer; // `buffered >= length > 0` guarantees a chunk at head
-    if (first.length - this.offset >= length) return first.subarray(this.offset, this.offset + length);
-    const out = Buffer.allocUnsafe(length);
-    this.copyInto(out, length);
-    return out;
+  /**
+   * The next header's bytes without consuming them: read in place when they lie in one chunk (the common case,
+   * no allocation), else gathered into the reusable `headerScratch`.
+   */
+  private peekHeader(): HeaderView {
+    const first = this.chunks[this.head] as Buffer; // `buffered >= HEADER_BYTES > 0` guarantees a chunk at head
+    if (first.length - this.offset >= HEADER_BYTES) return { bytes: first, at: this.offset };
+    this.copyInto(this.headerScratch, HEADER_BYTES);
+    return { bytes: this.headerScratch, at: 0 };
   }
 
   /** Consumes and returns the next `length` bytes (a view when they lie in one chunk, else one copy). */
@@ -160,5 +163,11 @@ export class FrameDecoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Where a header's 12 bytes are: `bytes[at .. at + HEADER_BYTES]`. */
+interface HeaderView {
+  bytes: Buffer;
+  at: number;
+}
 /** Consumed chunks are dropped once at least this many and at least half of the array are consumed. */
 const COMPACT_AFTER_CHUNKS = 64;

@@ -9,6 +9,8 @@ const LENGTH_BYTES = 4;
 /** Initial capacity of a request buffer when the caller gives no estimate. */
 const DEFAULT_CAPACITY = 256;
 const U64_MAX = (1n << 64n) - 1n;
+/** 2^32: splits a safe integer into the two little-endian halves of a `u64`. */
+const U32_RANGE = 0x1_0000_0000;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 
@@ -52,10 +54,16 @@ export class FrameWriter {
   }
 
   u64(value: number | bigint): this {
-    const big = BigInt(value);
-    if (big < 0n || big > U64_MAX) throw new RangeError(`${value} does not fit an unsigned 64-bit integer`);
     this.reserve(8);
-    this.buffer.writeBigUInt64LE(big, this.position);
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) {
+      // Two 32-bit halves: exact for every safe integer and much cheaper than a BigInt conversion.
+      this.buffer.writeUInt32LE(value % U32_RANGE, this.position);
+      this.buffer.writeUInt32LE(Math.floor(value / U32_RANGE), this.position + 4);
+    } else {
+      const big = BigInt(value);
+      if (big < 0n || big > U64_MAX) throw new RangeError(`${value} does not fit an unsigned 64-bit integer`);
+      this.buffer.writeBigUInt64LE(big, this.position);
+    }
     this.position += 8;
     return this;
   }

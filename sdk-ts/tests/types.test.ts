@@ -1,0 +1,54 @@
+// Type-level tests: `npm run typecheck` (part of `make lint`) fails when a public signature drifts. The runtime
+// part only proves the file loads.
+import { describe, expectTypeOf, it } from 'vitest';
+import type {
+  ClientStatus,
+  NexoClient,
+  NexoClientOptions,
+  ReconnectingEvent,
+  ServerInfo,
+  StoreMap,
+} from '../src/index.js';
+
+interface User {
+  name: string;
+  role: string;
+}
+
+describe('public types', () => {
+  it('store.map calls resolve the types their names promise', () => {
+    expectTypeOf<StoreMap['get']>().toBeFunction();
+    expectTypeOf<ReturnType<StoreMap['get']>>().toEqualTypeOf<Promise<unknown>>();
+    expectTypeOf((map: StoreMap) => map.get<User>('user:1')).returns.toEqualTypeOf<Promise<User | null>>();
+    expectTypeOf((map: StoreMap) => map.mget<User>(['a'])).returns.toEqualTypeOf<Promise<Array<User | null>>>();
+    expectTypeOf((map: StoreMap) => map.set('k', { any: 'json' }, { ttl: 30 })).returns.toEqualTypeOf<
+      Promise<boolean>
+    >();
+    expectTypeOf((map: StoreMap) => map.del('k')).returns.toEqualTypeOf<Promise<boolean>>();
+    expectTypeOf((map: StoreMap) => map.del(['a', 'b'])).returns.toEqualTypeOf<Promise<number>>();
+    expectTypeOf((map: StoreMap) => map.exists('k')).returns.toEqualTypeOf<Promise<boolean>>();
+    expectTypeOf((map: StoreMap) => map.exists(['a'])).returns.toEqualTypeOf<Promise<number>>();
+    expectTypeOf((map: StoreMap) => map.incrBy('k', 1)).returns.toEqualTypeOf<Promise<number>>();
+    expectTypeOf((map: StoreMap) => map.incrBy('k', 1n)).returns.toEqualTypeOf<Promise<bigint>>();
+    expectTypeOf((map: StoreMap) => map.ttl('k')).returns.toEqualTypeOf<Promise<number | null>>();
+    expectTypeOf((map: StoreMap) => map.scan({ match: 'user:*' })).returns.toEqualTypeOf<
+      AsyncIterableIterator<string>
+    >();
+  });
+
+  it('options, status and events are typed', () => {
+    expectTypeOf<ClientStatus>().toEqualTypeOf<'connecting' | 'ready' | 'reconnecting' | 'closed'>();
+    expectTypeOf<NexoClient['status']>().toEqualTypeOf<ClientStatus>();
+    expectTypeOf<NexoClientOptions>().toHaveProperty('requestTimeoutMs').toEqualTypeOf<number | undefined>();
+    expectTypeOf((client: NexoClient) =>
+      client.on('reconnecting', (event) => expectTypeOf(event).toEqualTypeOf<ReconnectingEvent>()),
+    ).returns.toEqualTypeOf<NexoClient>();
+    expectTypeOf((client: NexoClient) =>
+      client.on('ready', (server) => expectTypeOf(server).toEqualTypeOf<ServerInfo>()),
+    ).returns.toEqualTypeOf<NexoClient>();
+    // @ts-expect-error set options take ttl as a number of seconds
+    expectTypeOf((map: StoreMap) => map.set('k', 'v', { ttl: '30s' })).toBeFunction();
+    // @ts-expect-error keys are strings
+    expectTypeOf((map: StoreMap) => map.get(42)).toBeFunction();
+  });
+});
