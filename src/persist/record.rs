@@ -7,9 +7,10 @@
 //!   never 0                crc32fast of payload
 //! ```
 //!
-//! A length of 0 is never written, so the zero bytes a DMA writer pads a partial block with read as a clean end
-//! ([`StopReason::Padding`]). Anything else that does not form a whole, checksummed record is a torn or corrupt
-//! tail ([`StopReason::Torn`]); the caller truncates the file at [`RecordScan::valid_len`].
+//! A length of 0 is never written, so the zero bytes the WAL writer pads a partial block with, and the zeroes it
+//! grows the file by ahead of the records, read as a clean end ([`StopReason::Padding`]). Anything else that does
+//! not form a whole, checksummed record is a torn or corrupt tail ([`StopReason::Torn`]); the caller truncates the
+//! file at [`RecordScan::valid_len`].
 
 use std::fmt;
 use std::ops::Range;
@@ -52,7 +53,7 @@ pub struct RecordScan {
 pub enum StopReason {
     /// The buffer ends exactly after the last record.
     End,
-    /// Only zero bytes follow the last record (DMA block padding).
+    /// Only zero bytes follow the last record (block padding or zero-filled growth).
     Padding,
     /// The bytes at `offset` do not form a whole record.
     Torn { offset: usize, reason: TornReason },

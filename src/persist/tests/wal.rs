@@ -170,3 +170,33 @@ fn writes_after_shutdown_are_refused() {
         assert!(matches!(result, Err(PersistError::Closed)), "{result:?}");
     });
 }
+
+#[test]
+fn flushed_bytes_are_in_the_file_zero_padded_and_closing_trims_the_padding() {
+    use crate::persist::wal::{WalWriter, WAL_BLOCK_BYTES, WAL_GROWTH_BYTES, WAL_WRITE_CHUNK_BYTES};
+
+    let dir = temp_dir();
+    let path = dir.path().join("appended.log");
+    let expected = block_on(async {
+        let mut writer = WalWriter::create_file(path.clone()).await.expect("created");
+        let mut expected = Vec::new();
+        // Appends of every size class: inside a block, across block boundaries, past one write chunk and past
+        // one growth step, each flushed before the next.
+        let sizes = [1, 100, WAL_BLOCK_BYTES - 101, 1, 3 * WAL_BLOCK_BYTES + 7, WAL_WRITE_CHUNK_BYTES + 5, 4000];
+        for (round, &size) in sizes.iter().cycle().take(40).enumerate() {
+            let bytes: Vec<u8> = (0..size).map(|i| (round * 31 + i) as u8 | 1).collect();
+            writer.write(&bytes).await.expect("written");
+            expected.extend_from_slice(&bytes);
+            writer.flush().await.expect("flushed");
+            let on_disk = std::fs::read(&path).expect("readable");
+            assert!(on_disk.len() >= expected.len(), "round {round}: the file holds every flushed byte");
+            assert_eq!(on_disk.len() % WAL_GROWTH_BYTES, 0, "round {round}: the file grows in whole steps");
+            assert!(on_disk[..expected.len()] == expected[..], "round {round}: flushed bytes are in the file");
+            assert!(on_disk[expected.len()..].iter().all(|&byte| byte == 0), "round {round}: zeros follow");
+            assert_eq!(writer.bytes_written(), expected.len() as u64);
+        }
+        writer.close().await.expect("closed");
+        expected
+    });
+    assert!(std::fs::read(&path).expect("readable") == expected, "closing trims the file to the bytes appended");
+}
