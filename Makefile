@@ -36,14 +36,15 @@ lint-rust:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 lint-sdk: $(SDK_INSTALLED)
-	cd $(SDK) && npm run --silent typecheck
+	cd $(SDK) && npm run --silent typecheck && npm run --silent format:check
 
 $(SDK_INSTALLED): $(SDK)/package-lock.json
 	cd $(SDK) && npm ci
 
-## fmt: format the code
-fmt:
+## fmt: format the code (Rust and the SDK)
+fmt: $(SDK_INSTALLED)
 	$(CARGO) fmt --all
+	cd $(SDK) && npm run --silent format
 
 ## bench: every benchmark (figures land in docs/benchmarks.md)
 bench: bench-store bench-sdk

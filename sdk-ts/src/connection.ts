@@ -197,7 +197,8 @@ export class Connection {
     if (frame.opcode !== pending.opcode) {
       pending.reject(
         new ProtocolError(
-          `the reply to ${opcodeName(pending.opcode)} carries opcode ${opcodeName(frame.opcode)}; is this a Nexo server?`,
+          `the reply to ${opcodeName(pending.opcode)} carries opcode ${opcodeName(frame.opcode)}; ` +
+            'is this a Nexo server?',
         ),
       );
       return;

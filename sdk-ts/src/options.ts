@@ -32,7 +32,7 @@ export interface NexoClientOptions {
   clientName?: string;
   /** How long a call waits for its reply before it rejects with `TimeoutError`. Default `5000` ms. */
   requestTimeoutMs?: number;
-  /** How long `connect()` (and each reconnect attempt) waits for the TCP connection and handshake. Default `10000` ms. */
+  /** How long `connect()` and each reconnect attempt wait for the TCP connection and handshake. Default 10000 ms. */
   connectTimeoutMs?: number;
   /** Reconnect strategy after a lost connection, or `false` to close instead. Default: see `DEFAULT_RECONNECT`. */
   reconnect?: Partial<ReconnectOptions> | false;
@@ -126,7 +126,11 @@ function positive(name: string, value: number): void {
 }
 
 /** The delay before reconnect attempt `attempt` (1-based): exponential, capped, with jitter in [½·d, d]. */
-export function reconnectDelay(strategy: ReconnectOptions, attempt: number, random: () => number = Math.random): number {
+export function reconnectDelay(
+  strategy: ReconnectOptions,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const exponential = strategy.initialDelayMs * strategy.multiplier ** (attempt - 1);
   const capped = Math.min(strategy.maxDelayMs, exponential);
   return Math.round(capped / 2 + (random() * capped) / 2);

@@ -77,9 +77,18 @@ describe('handshake', () => {
     const hello = mock.requests[0] as Frame;
     expect(hello.opcode).toBe(Opcode.Hello);
     const reader = new PayloadReader(hello.payload);
-    expect([reader.u16('version'), reader.string('name'), reader.string('token')]).toEqual([1, 'billing-worker', 's3cret']);
+    expect([reader.u16('version'), reader.string('name'), reader.string('token')]).toEqual([
+      1,
+      'billing-worker',
+      's3cret',
+    ]);
     expect(client.status).toBe('ready');
-    expect(client.server).toEqual({ protocolVersion: 1, serverVersion: 'mock', shardCount: 1, maxFrameBytes: 16777216 });
+    expect(client.server).toEqual({
+      protocolVersion: 1,
+      serverVersion: 'mock',
+      shardCount: 1,
+      maxFrameBytes: 16777216,
+    });
   });
 
   it('rejects connect with AuthFailed and a message naming authToken when the server refuses the token', async () => {
@@ -107,7 +116,9 @@ describe('handshake', () => {
     const port = mock.port;
     await mock.stop();
     mock = await MockServer.start();
-    const error = await NexoClient.connect({ host: '127.0.0.1', port, logger: null }).catch((caught: unknown) => caught);
+    const error = await NexoClient.connect({ host: '127.0.0.1', port, logger: null }).catch(
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(NotConnectedError);
     expect((error as Error).message).toContain(`127.0.0.1:${port}`);
   });
@@ -173,7 +184,7 @@ describe('requests', () => {
     expect(replies.map((reply) => reply.toString())).toEqual(['one', 'two', 'three']);
   });
 
-  it('while the socket is congested frames wait for drain, and every call completes once the server reads', async () => {
+  it('while the socket is congested frames wait for drain; every call completes once the server reads', async () => {
     mock.handler = echoPing;
     const client = await connect({ requestTimeoutMs: 30_000 });
     mock.peer.socket.pause();
@@ -206,7 +217,7 @@ describe('malformed replies', () => {
     await expect(client.ping('x')).rejects.toThrow(/carries opcode StoreGet/);
   });
 
-  it('a frame of unknown kind closes the connection with a ProtocolError event, then the client reconnects', async () => {
+  it('a frame of unknown kind closes the connection with a ProtocolError event; the client reconnects', async () => {
     mock.handler = (frame, peer) => peer.reply(frame, frame.payload, 7);
     const client = await connect();
     const errors: Error[] = [];

@@ -26,7 +26,12 @@ describe('pending table', () => {
   it('drain returns every entry once and leaves the table empty', () => {
     const table = new PendingTable<{ requestId: number }>();
     for (const requestId of [1, 2, 3]) table.insert({ requestId });
-    expect(table.drain().map((entry) => entry.requestId).sort()).toEqual([1, 2, 3]);
+    expect(
+      table
+        .drain()
+        .map((entry) => entry.requestId)
+        .sort(),
+    ).toEqual([1, 2, 3]);
     expect(table.size).toBe(0);
     expect(table.isFree(1)).toBe(true);
   });

@@ -3,14 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../src/protocol/commands.js';
 import { type Frame, FrameDecoder, HEADER_BYTES, encodeFrame } from '../src/protocol/frame.js';
-import {
-  ContentTag,
-  ErrorCode,
-  FrameKind,
-  Opcode,
-  SetCondition,
-  errorCodeName,
-} from '../src/protocol/opcodes.js';
+import { ContentTag, ErrorCode, FrameKind, Opcode, SetCondition, errorCodeName } from '../src/protocol/opcodes.js';
 import { setRequestId, type WireValue } from '../src/protocol/payload.js';
 import { toWireValue } from '../src/protocol/values.js';
 import { ProtocolError } from '../src/errors.js';
@@ -99,7 +92,12 @@ function decodeReply(vector: Vector, frame: Frame): unknown {
   switch (vector.shape) {
     case 'hello': {
       const info = decode.hello(frame.payload);
-      return { version: info.protocolVersion, serverVersion: info.serverVersion, shardCount: info.shardCount, maxFrameBytes: info.maxFrameBytes };
+      return {
+        version: info.protocolVersion,
+        serverVersion: info.serverVersion,
+        shardCount: info.shardCount,
+        maxFrameBytes: info.maxFrameBytes,
+      };
     }
     case 'bytes':
       return { payloadHex: decode.bytes(frame.payload).toString('hex') };
@@ -209,7 +207,11 @@ describe('frame reassembly', () => {
   function summary(decoded: Frame[]): Array<[number, number, string]> {
     return decoded.map((frame) => [frame.opcode, frame.requestId, frame.payload.toString('hex')]);
   }
-  const expected = frames.map((frame) => [frame.readUInt16LE(0), frame.readUInt32LE(4), frame.subarray(HEADER_BYTES).toString('hex')]);
+  const expected = frames.map((frame) => [
+    frame.readUInt16LE(0),
+    frame.readUInt32LE(4),
+    frame.subarray(HEADER_BYTES).toString('hex'),
+  ]);
 
   it('returns every frame of one chunk holding several frames', () => {
     expect(summary(new FrameDecoder().push(stream))).toEqual(expected);
@@ -218,7 +220,8 @@ describe('frame reassembly', () => {
   it('returns the same frames when the stream arrives one byte at a time', () => {
     const decoder = new FrameDecoder();
     const decoded: Frame[] = [];
-    for (let index = 0; index < stream.length; index += 1) decoded.push(...decoder.push(stream.subarray(index, index + 1)));
+    for (let index = 0; index < stream.length; index += 1)
+      decoded.push(...decoder.push(stream.subarray(index, index + 1)));
     expect(summary(decoded)).toEqual(expected);
     expect(decoder.bufferedBytes).toBe(0);
   });
@@ -244,7 +247,8 @@ describe('frame reassembly', () => {
     const decoder = new FrameDecoder();
     const chunk = 64 * 1024;
     let decoded: Frame[] = [];
-    for (let offset = 0; offset < big.length; offset += chunk) decoded = decoder.push(big.subarray(offset, offset + chunk));
+    for (let offset = 0; offset < big.length; offset += chunk)
+      decoded = decoder.push(big.subarray(offset, offset + chunk));
     expect(decoded).toHaveLength(1);
     expect(decoded[0]?.payload.length).toBe(16 * 1024 * 1024);
   });

@@ -309,7 +309,7 @@ describe('unlikely edges', () => {
     await expect(map.set(key('both'), 'x', { ifAbsent: true, ifPresent: true })).rejects.toThrow(/exclude/);
   });
 
-  it("a JSON string value is not confused with a text value: JSON '\"x\"' stays a string", async () => {
+  it('a JSON string value is not confused with a text value: JSON \'"x"\' stays a string', async () => {
     const text = key('text');
     const json = key('json-string');
     await map.set(text, '"x"');
@@ -334,7 +334,7 @@ describe('a server with a small frame limit', () => {
     await server.stop();
   });
 
-  it('a value over the frame limit rejects with FrameTooLarge before it is sent, and the client stays ready', async () => {
+  it('a value over the frame limit rejects with FrameTooLarge before it is sent; the client stays ready', async () => {
     await expect(small.store.map.set('big', Buffer.alloc(FRAME_LIMIT))).rejects.toMatchObject({
       code: ErrorCode.FrameTooLarge,
     });
@@ -421,7 +421,11 @@ describe('reconnects', () => {
         if (results.some((result) => result.status === 'rejected')) return;
       }
     })();
-    await eventually(() => acknowledged.length >= ACKNOWLEDGED_BEFORE_KILL, RECONNECT_DEADLINE_MS, 'writes to be acknowledged');
+    await eventually(
+      () => acknowledged.length >= ACKNOWLEDGED_BEFORE_KILL,
+      RECONNECT_DEADLINE_MS,
+      'writes to be acknowledged',
+    );
     await server.kill();
     stop = true;
     await load;
@@ -439,7 +443,7 @@ describe('reconnects', () => {
     }
   });
 
-  it('a call in flight when the server dies rejects with ConnectionClosedError; while it is down calls reject at once with NotConnectedError, then work after it returns', async () => {
+  it('calls reject with ConnectionClosedError in flight, NotConnectedError while down, then work again', async () => {
     const server = await TestServer.start({ shards: 1 });
     const other = await NexoClient.connect({ ...sharedServer, port: server.port, reconnect });
     await server.pause();

@@ -10,6 +10,18 @@ import { fromWireValue } from './values.js';
 const VALUE_OVERHEAD = 5;
 /** Bytes of a `u32` length prefix. */
 const LENGTH_OVERHEAD = 4;
+/** Bytes of a `u64` / `i64` field. */
+const U64_BYTES = 8;
+/** Bytes of a `u32` field. */
+const U32_BYTES = 4;
+/** Capacity hint per key of a key list (the writer grows when keys are longer). */
+const KEY_ESTIMATE_BYTES = 32;
+/** Capacity hint for a `Hello` payload (the writer grows for long names and tokens). */
+const HELLO_ESTIMATE_BYTES = 64;
+/** `u8 condition` + `u64 ttl_ms` after the value of a `StoreSet`. */
+const SET_TRAILER = 1 + U64_BYTES;
+/** Upper bound of UTF-8 bytes per UTF-16 code unit, for sizing buffers before a string is encoded. */
+const MAX_UTF8_PER_UNIT = 3;
 /** `u8 found` + `u8 tag` + `u32 length` in front of the bytes of a found optional value. */
 const FOUND_VALUE_HEADER = 6;
 
@@ -26,24 +38,28 @@ function finish(writer: FrameWriter, opcode: number): Buffer {
 }
 
 function keyList(opcode: number, keys: readonly string[]): Buffer {
-  const writer = request(LENGTH_OVERHEAD + keys.length * 32).u32(keys.length);
+  const writer = request(LENGTH_OVERHEAD + keys.length * KEY_ESTIMATE_BYTES).u32(keys.length);
   for (const key of keys) writer.string(key);
   return finish(writer, opcode);
 }
 
 export const encode = {
   hello(clientName: string, authToken: string): Buffer {
-    return finish(request(64).u16(PROTOCOL_VERSION).string(clientName).string(authToken), Opcode.Hello);
+    return finish(
+      request(HELLO_ESTIMATE_BYTES).u16(PROTOCOL_VERSION).string(clientName).string(authToken),
+      Opcode.Hello,
+    );
   },
   ping(payload: Uint8Array): Buffer {
     return finish(request(LENGTH_OVERHEAD + payload.length).bytes(payload), Opcode.Ping);
   },
   set(key: string, value: WireValue, condition: SetCondition, ttlMs: number): Buffer {
-    const capacity = LENGTH_OVERHEAD + key.length * 3 + VALUE_OVERHEAD + wireLength(value.data) + 9;
+    const capacity =
+      LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT + VALUE_OVERHEAD + wireLength(value.data) + SET_TRAILER;
     return finish(request(capacity).string(key).value(value).u8(condition).u64(ttlMs), Opcode.StoreSet);
   },
   get(key: string): Buffer {
-    return finish(request(LENGTH_OVERHEAD + key.length * 3).string(key), Opcode.StoreGet);
+    return finish(request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT).string(key), Opcode.StoreGet);
   },
   del(keys: readonly string[]): Buffer {
     return keyList(Opcode.StoreDel, keys);
@@ -52,21 +68,31 @@ export const encode = {
     return keyList(Opcode.StoreExists, keys);
   },
   expire(key: string, ttlMs: number): Buffer {
-    return finish(request(LENGTH_OVERHEAD + key.length * 3 + 8).string(key).u64(ttlMs), Opcode.StoreExpire);
+    return finish(
+      request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT + U64_BYTES)
+        .string(key)
+        .u64(ttlMs),
+      Opcode.StoreExpire,
+    );
   },
   persist(key: string): Buffer {
-    return finish(request(LENGTH_OVERHEAD + key.length * 3).string(key), Opcode.StorePersist);
+    return finish(request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT).string(key), Opcode.StorePersist);
   },
   ttl(key: string): Buffer {
-    return finish(request(LENGTH_OVERHEAD + key.length * 3).string(key), Opcode.StoreTtl);
+    return finish(request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT).string(key), Opcode.StoreTtl);
   },
   incrBy(key: string, delta: number | bigint): Buffer {
-    return finish(request(LENGTH_OVERHEAD + key.length * 3 + 8).string(key).i64(delta), Opcode.StoreIncrBy);
+    return finish(
+      request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT + U64_BYTES)
+        .string(key)
+        .i64(delta),
+      Opcode.StoreIncrBy,
+    );
   },
   mset(entries: ReadonlyArray<readonly [string, WireValue]>): Buffer {
     let capacity = LENGTH_OVERHEAD;
     for (const [key, value] of entries) {
-      capacity += LENGTH_OVERHEAD + key.length * 3 + VALUE_OVERHEAD + wireLength(value.data);
+      capacity += LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT + VALUE_OVERHEAD + wireLength(value.data);
     }
     const writer = request(capacity).u32(entries.length);
     for (const [key, value] of entries) writer.string(key).value(value);
@@ -76,7 +102,13 @@ export const encode = {
     return keyList(Opcode.StoreMget, keys);
   },
   scan(cursor: bigint, pattern: string, count: number): Buffer {
-    return finish(request(16 + pattern.length * 3).u64(cursor).string(pattern).u32(count), Opcode.StoreScan);
+    return finish(
+      request(U64_BYTES + LENGTH_OVERHEAD + pattern.length * MAX_UTF8_PER_UNIT + U32_BYTES)
+        .u64(cursor)
+        .string(pattern)
+        .u32(count),
+      Opcode.StoreScan,
+    );
   },
   dbsize(): Buffer {
     return finish(request(0), Opcode.StoreDbsize);

@@ -209,7 +209,8 @@ export class PayloadReader {
   private need(count: number, field: string): void {
     if (this.position + count > this.payload.length) {
       throw new ProtocolError(
-        `reply truncated: field ${field} needs ${count} bytes at offset ${this.position} of a ${this.payload.length}-byte payload`,
+        `reply truncated: field ${field} needs ${count} bytes at offset ${this.position} ` +
+          `of a ${this.payload.length}-byte payload`,
       );
     }
   }

@@ -71,9 +71,7 @@ export class StoreMap {
   exists(keys: readonly string[]): Promise<number>;
   exists(keys: string | readonly string[]): Promise<boolean | number> {
     const single = typeof keys === 'string';
-    return this.send(() => encode.exists(checkKeys(keys)), decode.count).then((count) =>
-      single ? count > 0 : count,
-    );
+    return this.send(() => encode.exists(checkKeys(keys)), decode.count).then((count) => (single ? count > 0 : count));
   }
 
   /** Sets the key to expire after `seconds`. Resolves `false` when the key does not exist. */
@@ -147,7 +145,8 @@ export class StoreMap {
    */
   async *scan(options: ScanOptions = {}): AsyncIterableIterator<string> {
     const { match = '', count = 0 } = options;
-    if (!Number.isInteger(count) || count < 0) throw new RangeError(`scan count must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new RangeError(`scan count must be a positive integer, got ${count}`);
     let cursor = 0n;
     do {
       const page = await this.sender.request(encode.scan(cursor, match, count), decode.scanPage);
