@@ -62,16 +62,14 @@ export class StoreMap {
   del(key: string): Promise<boolean>;
   del(keys: readonly string[]): Promise<number>;
   del(keys: string | readonly string[]): Promise<boolean | number> {
-    const single = typeof keys === 'string';
-    return this.send(() => encode.del(checkKeys(keys)), decode.count).then((count) => (single ? count > 0 : count));
+    return this.countKeys(encode.del, keys);
   }
 
   /** Whether one key exists, or how many of several keys exist (a key named twice counts twice). */
   exists(key: string): Promise<boolean>;
   exists(keys: readonly string[]): Promise<number>;
   exists(keys: string | readonly string[]): Promise<boolean | number> {
-    const single = typeof keys === 'string';
-    return this.send(() => encode.exists(checkKeys(keys)), decode.count).then((count) => (single ? count > 0 : count));
+    return this.countKeys(encode.exists, keys);
   }
 
   /** Sets the key to expire after `seconds`. Resolves `false` when the key does not exist. */
@@ -110,19 +108,14 @@ export class StoreMap {
   incrBy(key: string, delta: number): Promise<number>;
   incrBy(key: string, delta: bigint): Promise<bigint>;
   incrBy(key: string, delta: number | bigint): Promise<number | bigint> {
-    if (typeof delta === 'number' && !Number.isSafeInteger(delta)) {
-      return Promise.reject(new RangeError(`incrBy delta must be a safe integer or a bigint, got ${delta}`));
-    }
-    return this.send(() => encode.incrBy(checkKey(key), delta), decode.integer).then((result) =>
-      typeof delta === 'bigint' ? result : safeNumber(result, key),
-    );
+    return this.add(key, delta, 'incrBy');
   }
 
   /** Subtracts `delta` from the integer under `key`; see `incrBy`. */
   decrBy(key: string, delta: number): Promise<number>;
   decrBy(key: string, delta: bigint): Promise<bigint>;
   decrBy(key: string, delta: number | bigint): Promise<number | bigint> {
-    return typeof delta === 'bigint' ? this.incrBy(key, -delta) : this.incrBy(key, -delta);
+    return this.add(key, -delta, 'decrBy');
   }
 
   /** Stores many keys in one round trip (each shard writes its share in one uninterrupted step). */
@@ -170,6 +163,22 @@ export class StoreMap {
   /** Deletes every key of the server (Redis `FLUSHALL`). */
   clear(): Promise<void> {
     return this.sender.request(encode.flushAll(), decode.empty);
+  }
+
+  /** `StoreDel`/`StoreExists` of one key (resolves whether it counted) or of a list (resolves the count). */
+  private countKeys(encodeKeys: (keys: readonly string[]) => Buffer, keys: string | readonly string[]) {
+    const single = typeof keys === 'string';
+    return this.send(() => encodeKeys(checkKeys(keys)), decode.count).then((count) => (single ? count > 0 : count));
+  }
+
+  /** Adds `delta`; a `bigint` delta resolves a `bigint`, a `number` delta a safe `number`. */
+  private add(key: string, delta: number | bigint, call: string): Promise<number | bigint> {
+    if (typeof delta === 'number' && !Number.isSafeInteger(delta)) {
+      return Promise.reject(new RangeError(`${call} delta must be a safe integer or a bigint, got ${delta}`));
+    }
+    return this.send(() => encode.incrBy(checkKey(key), delta), decode.integer).then((result) =>
+      typeof delta === 'bigint' ? result : safeNumber(result, key),
+    );
   }
 
   /** Encodes (turning argument errors into a rejected promise) and sends. */
