@@ -3,8 +3,11 @@
 //! [`Response::reader`].
 
 use crate::protocol::frame::{check_frame, write_request};
-use crate::protocol::payload::PayloadReader;
+use crate::protocol::payload::{PayloadReader, WireError};
+use crate::protocol::reply::MESSAGE_FLAG_RETAINED;
 use crate::protocol::{ErrorCode, FrameCheck, FrameHeader, FrameKind, Opcode, HEADER_LEN};
+use nexo_shards::value::ContentTag;
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 
@@ -46,14 +49,40 @@ pub struct Client {
     stream: TcpStream,
     outgoing: Vec<u8>,
     incoming: Vec<u8>,
+    /// Push frames received while waiting for a reply, oldest first.
+    pushes: VecDeque<Response>,
     next_request_id: u32,
+}
+
+/// A decoded `PubSubMessage` push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub retained: bool,
+    pub topic: String,
+    pub tag: ContentTag,
+    pub bytes: Vec<u8>,
+    pub subscription_ids: Vec<u32>,
+}
+
+impl Message {
+    /// Decodes a push frame's payload.
+    pub fn decode(response: &Response) -> Result<Message, WireError> {
+        let mut reader = response.reader();
+        let retained = reader.u8("flags")? & MESSAGE_FLAG_RETAINED != 0;
+        let topic = reader.string("topic")?.to_owned();
+        let (tag, bytes) = reader.value("value")?;
+        let count = reader.u32("id_count")?;
+        let subscription_ids = (0..count).map(|_| reader.u32("subscription_id")).collect::<Result<_, _>>()?;
+        reader.finish()?;
+        Ok(Message { retained, topic, tag, bytes: bytes.to_vec(), subscription_ids })
+    }
 }
 
 impl Client {
     pub fn connect(address: impl ToSocketAddrs) -> io::Result<Client> {
         let stream = TcpStream::connect(address)?;
         stream.set_nodelay(true)?;
-        Ok(Client { stream, outgoing: Vec::new(), incoming: Vec::new(), next_request_id: 1 })
+        Ok(Client { stream, outgoing: Vec::new(), incoming: Vec::new(), pushes: VecDeque::new(), next_request_id: 1 })
     }
 
     /// Queues a request frame and returns its id; nothing is sent before [`Client::flush`].
@@ -80,8 +109,46 @@ impl Client {
         Ok(())
     }
 
-    /// Reads the next frame from the server; `UnexpectedEof` when the server closed the connection.
+    /// Reads the next reply or error frame, keeping push frames that arrive first for [`Client::next_push`].
     pub fn receive(&mut self) -> io::Result<Response> {
+        loop {
+            let frame = self.receive_frame()?;
+            if frame.kind() != Some(FrameKind::Push) {
+                return Ok(frame);
+            }
+            self.pushes.push_back(frame);
+        }
+    }
+
+    /// The next push frame: one kept by [`Client::receive`], or the next frame read, which must be a push.
+    pub fn next_push(&mut self) -> io::Result<Response> {
+        if let Some(push) = self.pushes.pop_front() {
+            return Ok(push);
+        }
+        let frame = self.receive_frame()?;
+        if frame.kind() != Some(FrameKind::Push) {
+            let message = format!(
+                "expected a push frame, got kind {} for request {}",
+                frame.header.kind, frame.header.request_id
+            );
+            return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+        }
+        Ok(frame)
+    }
+
+    /// A push already read by [`Client::receive`] and not yet taken, without waiting for the socket.
+    pub fn received_push(&mut self) -> Option<Response> {
+        self.pushes.pop_front()
+    }
+
+    /// The next `PubSubMessage` push, decoded.
+    pub fn next_message(&mut self) -> io::Result<Message> {
+        let push = self.next_push()?;
+        Message::decode(&push).map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))
+    }
+
+    /// Reads the next frame of any kind; `UnexpectedEof` when the server closed the connection.
+    pub fn receive_frame(&mut self) -> io::Result<Response> {
         loop {
             match check_frame(&self.incoming, MAX_REPLY_PAYLOAD) {
                 FrameCheck::Complete { header, total_len } => {
@@ -124,7 +191,7 @@ impl Client {
 
 /// Payload builders for every request layout in `docs/protocol.md`.
 pub mod requests {
-    use crate::protocol::payload::{write_i64, write_string, write_u16, write_u32, write_u64, write_value};
+    use crate::protocol::payload::{write_i64, write_string, write_u16, write_u32, write_u64, write_u8, write_value};
     use crate::protocol::SetCondition;
     use nexo_shards::value::ContentTag;
 
@@ -145,10 +212,11 @@ pub mod requests {
         out
     }
 
-    /// Payload of the single-key requests (`StoreGet`, `StorePersist`, `StoreTtl`).
-    pub fn key(key: &str) -> Vec<u8> {
+    /// Payload of the requests that carry one name: a key (`StoreGet`, `StorePersist`, `StoreTtl`), a filter
+    /// (`PubSubUnsubscribe`) or a topic (`PubSubClearRetained`).
+    pub fn name(name: &str) -> Vec<u8> {
         let mut out = Vec::new();
-        write_string(&mut out, key);
+        write_string(&mut out, name);
         out
     }
 
@@ -183,6 +251,24 @@ pub mod requests {
             write_string(&mut out, key);
             write_value(&mut out, tag, bytes);
         }
+        out
+    }
+
+    /// `PubSubSubscribe`.
+    pub fn subscribe(filter: &str, subscription_id: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_string(&mut out, filter);
+        write_u32(&mut out, subscription_id);
+        out
+    }
+
+    /// `PubSubPublish`; `ttl_ms == 0` means no TTL.
+    pub fn publish(topic: &str, tag: ContentTag, bytes: &[u8], retain: bool, ttl_ms: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_string(&mut out, topic);
+        write_value(&mut out, tag, bytes);
+        write_u8(&mut out, u8::from(retain));
+        write_u64(&mut out, ttl_ms);
         out
     }
 

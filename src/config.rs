@@ -20,7 +20,7 @@ use thiserror::Error;
 use crate::persist::FsyncPolicy;
 use values::{
     parse_auth_token, parse_dashboard, parse_data_dir, parse_fsync, parse_max_connections, parse_max_frame_bytes,
-    parse_plain, parse_shards, parse_size, parse_snapshot_wal_bytes,
+    parse_output_buffer_bytes, parse_plain, parse_shards, parse_size, parse_snapshot_wal_bytes,
 };
 
 pub use values::{MAX_CONNECTIONS_LIMIT, MAX_FRAME_BYTES_LIMIT, MAX_SHARDS, MIN_FRAME_BYTES};
@@ -56,8 +56,35 @@ pub struct Config {
     /// A shard writes a store snapshot once its WAL since the last snapshot exceeds
     /// `max(store_snapshot_wal_bytes, size of the last snapshot)`.
     pub store_snapshot_wal_bytes: u64,
+    /// When the WAL of retained pub/sub messages is fdatasync'ed.
+    pub retained_fsync: FsyncPolicy,
+    /// Most bytes of pub/sub messages waiting to be written to one connection.
+    pub pubsub_output_buffer_bytes: usize,
+    /// What happens to a subscriber whose output buffer is full.
+    pub pubsub_slow_consumer: SlowConsumerPolicy,
     /// How long in-flight work may take after SIGTERM, in milliseconds.
     pub shutdown_grace_ms: u64,
+}
+
+/// What the server does with a pub/sub message for a connection whose output buffer is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowConsumerPolicy {
+    /// Drop the message for that connection and count it; the connection stays open.
+    Drop,
+    /// Close the connection (its subscriptions end; a client reconnects and re-subscribes).
+    Disconnect,
+}
+
+impl std::str::FromStr for SlowConsumerPolicy {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<SlowConsumerPolicy, ()> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "drop" => Ok(SlowConsumerPolicy::Drop),
+            "disconnect" => Ok(SlowConsumerPolicy::Disconnect),
+            _ => Err(()),
+        }
+    }
 }
 
 /// What the process should do, as decided by its arguments.
@@ -210,6 +237,24 @@ const STORE_SNAPSHOT_WAL_BYTES: OptionSpec = OptionSpec {
     default: DefaultValue::Text("64mb"),
     help: "Snapshot a shard's store once its WAL exceeds max(this, last snapshot size)",
 };
+const RETAINED_FSYNC: OptionSpec = OptionSpec {
+    name: "retained-fsync",
+    value_name: "<policy>",
+    default: DefaultValue::Text("always"),
+    help: "When the WAL of retained pub/sub messages is fdatasync'ed: always | interval:<ms> | never",
+};
+const PUBSUB_OUTPUT_BUFFER_BYTES: OptionSpec = OptionSpec {
+    name: "pubsub-output-buffer-bytes",
+    value_name: "<size>",
+    default: DefaultValue::Text("8mb"),
+    help: "Most pub/sub bytes waiting to be written to one connection (64kb..=1gb)",
+};
+const PUBSUB_SLOW_CONSUMER: OptionSpec = OptionSpec {
+    name: "pubsub-slow-consumer",
+    value_name: "<policy>",
+    default: DefaultValue::Text("drop"),
+    help: "When a subscriber's output buffer is full: drop (drop and count its messages) | disconnect",
+};
 const SHUTDOWN_GRACE_MS: OptionSpec = OptionSpec {
     name: "shutdown-grace-ms",
     value_name: "<ms>",
@@ -218,7 +263,7 @@ const SHUTDOWN_GRACE_MS: OptionSpec = OptionSpec {
 };
 
 /// Every option, in `--help` order.
-const OPTIONS: [OptionSpec; 13] = [
+const OPTIONS: [OptionSpec; 16] = [
     HOST,
     PORT,
     DASHBOARD,
@@ -231,6 +276,9 @@ const OPTIONS: [OptionSpec; 13] = [
     STORE_MAXMEMORY,
     STORE_EVICTION,
     STORE_SNAPSHOT_WAL_BYTES,
+    RETAINED_FSYNC,
+    PUBSUB_OUTPUT_BUFFER_BYTES,
+    PUBSUB_SLOW_CONSUMER,
     SHUTDOWN_GRACE_MS,
 ];
 
@@ -292,6 +340,10 @@ fn build(raw: &RawValues<'_>) -> Result<Config, ConfigError> {
         store_eviction: raw
             .parse(&STORE_EVICTION, parse_plain::<EvictionPolicy>("one of noeviction, allkeys-lru, volatile-ttl"))?,
         store_snapshot_wal_bytes: raw.parse(&STORE_SNAPSHOT_WAL_BYTES, parse_snapshot_wal_bytes)?,
+        retained_fsync: raw.parse(&RETAINED_FSYNC, parse_fsync)?,
+        pubsub_output_buffer_bytes: raw.parse(&PUBSUB_OUTPUT_BUFFER_BYTES, parse_output_buffer_bytes)?,
+        pubsub_slow_consumer: raw
+            .parse(&PUBSUB_SLOW_CONSUMER, parse_plain::<SlowConsumerPolicy>("one of drop, disconnect"))?,
         shutdown_grace_ms: raw.parse(&SHUTDOWN_GRACE_MS, parse_plain::<u64>("a number of milliseconds"))?,
     })
 }

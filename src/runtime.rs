@@ -1,7 +1,8 @@
 //! Process lifecycle: start N pinned shard executors, wire their inboxes, serve, and shut down cleanly.
 //!
 //! Start-up runs in steps the main thread drives over one event channel: every shard recovers its data, then the
-//! data plan is committed (a changed shard count switches the store to its re-sharded files), then shard 0 binds
+//! data plans are committed (a changed shard count switches the store and the retained messages to their
+//! re-sharded files), then shard 0 binds
 //! the native port (port 0 picks a free one) and the other shards bind the same port with SO_REUSEPORT. Only then
 //! does any shard accept, so nothing is acknowledged before recovery is final.
 //!
@@ -10,7 +11,7 @@
 //! syncs its files and exits. A panic on a shard thread ends the whole process with a non-zero status.
 
 use crate::config::Config;
-use crate::persist::{PersistError, RecoveryReport, StoreDataPlan};
+use crate::persist::{Keyspace, KeyspacePlan, PersistError, RecoveryReport};
 use crate::signals::TerminationSignals;
 use glommio::Placement;
 use nexo_shards::store::StoreConfig;
@@ -60,7 +61,7 @@ pub enum ServerError {
 
 /// Messages from shard threads (and the signal thread) to the main thread.
 enum Event {
-    Recovered { shard: usize, report: RecoveryReport },
+    Recovered { shard: usize, reports: Vec<RecoveryReport> },
     Listening { shard: usize, address: SocketAddr },
     Drained { shard: usize },
     Exited { shard: usize },
@@ -96,7 +97,10 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     install_panic_exit();
     let config = Arc::new(config);
     let _lock = lock_data_dir(&config.data_dir)?;
-    let plan = Arc::new(StoreDataPlan::prepare(&config.data_dir, config.shards)?);
+    let plans = Arc::new(DataPlans {
+        store: KeyspacePlan::prepare(&config.data_dir, Keyspace::Store, config.shards)?,
+        retained: KeyspacePlan::prepare(&config.data_dir, Keyspace::Retained, config.shards)?,
+    });
     let shard_count = config.shards;
     let (event_sender, events) = crossbeam_channel::unbounded();
     signals.forward(event_sender.clone(), Event::Signal);
@@ -112,7 +116,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         let seed = shard::ShardSeed {
             shard_id,
             config: Arc::clone(&config),
-            plan: Arc::clone(&plan),
+            plans: Arc::clone(&plans),
             inbox,
             inboxes: inbox_senders.clone(),
             control,
@@ -132,17 +136,18 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     drop((shutdown, event_sender));
 
     let Some(reports) = wait_all(&events, shard_count, None, Step::Recovery, |event| match event {
-        Event::Recovered { shard, report } => Some((shard, report)),
+        Event::Recovered { shard, reports } => Some((shard, reports)),
         _ => None,
     })?
     else {
         return Ok(());
     };
-    let plan = Arc::try_unwrap(plan).map_err(|_| ServerError::Shard {
+    let plans = Arc::try_unwrap(plans).map_err(|_| ServerError::Shard {
         shard: 0,
-        message: "a shard still holds the data plan after recovery".to_owned(),
+        message: "a shard still holds the data plans after recovery".to_owned(),
     })?;
-    plan.commit()?;
+    plans.store.commit()?;
+    plans.retained.commit()?;
     log_recovery(&reports);
 
     let Some(address) = start_listening(&config, &controls, &events)? else {
@@ -255,10 +260,18 @@ fn serve_until_signal(events: &crossbeam_channel::Receiver<Event>) -> Result<i32
     }
 }
 
-fn log_recovery(reports: &[(usize, RecoveryReport)]) {
-    for (shard, report) in reports {
-        eprintln!("nexo: shard {shard}: {report}");
+fn log_recovery(reports: &[(usize, Vec<RecoveryReport>)]) {
+    for (shard, reports) in reports {
+        for report in reports {
+            eprintln!("nexo: shard {shard}: {report}");
+        }
     }
+}
+
+/// The data plans of every persisted keyspace, shared read-only by the shards during recovery.
+pub(crate) struct DataPlans {
+    pub store: KeyspacePlan,
+    pub retained: KeyspacePlan,
 }
 
 /// One placement per shard: pinned to an online CPU, wrapping around when there are more shards than CPUs.

@@ -72,7 +72,7 @@ fn snapshots_compact_the_wal_and_restarts_restore_the_exact_state() {
         assert_eq!(get_text(&mut client, &format!("snap:{n}")), expected, "key snap:{n}");
     }
     assert_eq!(get_text(&mut client, "snap:counter").as_deref(), Some("7"));
-    let remaining = ok(&mut client, Opcode::StoreTtl, &requests::key("snap:ttl")).reader().i64("ttl").expect("ttl");
+    let remaining = ok(&mut client, Opcode::StoreTtl, &requests::name("snap:ttl")).reader().i64("ttl").expect("ttl");
     assert!(remaining > 3_500_000, "the TTL survived the restart: {remaining} ms left");
 }
 

@@ -78,7 +78,7 @@ mod commands {
                 _ => (ContentTag::Json, br#"{"name":"Max"}"#),
             };
             ok(&mut client, Opcode::StoreSet, &requests::set(key, tag, bytes, SetCondition::Always, 0));
-            let response = ok(&mut client, Opcode::StoreGet, &requests::key(key));
+            let response = ok(&mut client, Opcode::StoreGet, &requests::name(key));
             let mut reader = response.reader();
             assert_eq!(reader.u8("found"), Ok(1));
             assert_eq!(reader.value("value"), Ok((tag, bytes)));
@@ -109,16 +109,16 @@ mod commands {
         let mut client = server.client();
         let ttl_ms = 400;
         ok(&mut client, Opcode::StoreSet, &requests::set("temp", ContentTag::Utf8, b"v", SetCondition::Always, ttl_ms));
-        let remaining = integer(&mut client, Opcode::StoreTtl, &requests::key("temp"));
+        let remaining = integer(&mut client, Opcode::StoreTtl, &requests::name("temp"));
         assert!((1..=ttl_ms as i64).contains(&remaining), "ttl {remaining}");
         set_text(&mut client, "forever", "v");
-        assert_eq!(integer(&mut client, Opcode::StoreTtl, &requests::key("forever")), -1);
-        assert_eq!(integer(&mut client, Opcode::StoreTtl, &requests::key("missing")), -2);
+        assert_eq!(integer(&mut client, Opcode::StoreTtl, &requests::name("forever")), -1);
+        assert_eq!(integer(&mut client, Opcode::StoreTtl, &requests::name("missing")), -2);
         assert_eq!(ok(&mut client, Opcode::StoreExpire, &requests::expire("forever", 60_000)).payload, [1]);
         assert_eq!(ok(&mut client, Opcode::StoreExpire, &requests::expire("missing", 60_000)).payload, [0]);
-        assert_eq!(ok(&mut client, Opcode::StorePersist, &requests::key("forever")).payload, [1]);
-        assert_eq!(ok(&mut client, Opcode::StorePersist, &requests::key("forever")).payload, [0]);
-        assert_eq!(integer(&mut client, Opcode::StoreTtl, &requests::key("forever")), -1);
+        assert_eq!(ok(&mut client, Opcode::StorePersist, &requests::name("forever")).payload, [1]);
+        assert_eq!(ok(&mut client, Opcode::StorePersist, &requests::name("forever")).payload, [0]);
+        assert_eq!(integer(&mut client, Opcode::StoreTtl, &requests::name("forever")), -1);
         assert_eq!(
             error_of(&mut client, Opcode::StoreExpire, &requests::expire("forever", 0)),
             ErrorCode::InvalidArgument
@@ -275,7 +275,7 @@ mod pipelining_and_order {
             let value = format!("value-{n}");
             let set = requests::set(&key, ContentTag::Utf8, value.as_bytes(), SetCondition::Always, 0);
             expected.push((client.send(Opcode::StoreSet, &set), None));
-            expected.push((client.send(Opcode::StoreGet, &requests::key(&key)), Some(value)));
+            expected.push((client.send(Opcode::StoreGet, &requests::name(&key)), Some(value)));
         }
         client.flush().expect("send the pipeline");
         for (request_id, value) in expected {
@@ -416,7 +416,7 @@ mod bad_input {
             raw_error(&mut client, &frame(Opcode::StoreSet as u16, 0, 0, &bad_tag)),
             ErrorCode::MalformedPayload
         );
-        let mut trailing = requests::key("k");
+        let mut trailing = requests::name("k");
         trailing.push(0);
         assert_eq!(
             raw_error(&mut client, &frame(Opcode::StoreGet as u16, 0, 0, &trailing)),
@@ -425,7 +425,7 @@ mod bad_input {
         assert_eq!(raw_error(&mut client, &frame(Opcode::Ping as u16, 1, 0, &[0; 4])), ErrorCode::MalformedFrame);
         assert_eq!(raw_error(&mut client, &frame(Opcode::Ping as u16, 0, 1, &[0; 4])), ErrorCode::MalformedFrame);
         let long_key = "k".repeat(64 * 1024 + 1);
-        assert_eq!(error_of(&mut client, Opcode::StoreGet, &requests::key(&long_key)), ErrorCode::InvalidArgument);
+        assert_eq!(error_of(&mut client, Opcode::StoreGet, &requests::name(&long_key)), ErrorCode::InvalidArgument);
         set_text(&mut client, "text", "abc");
         assert_eq!(error_of(&mut client, Opcode::StoreIncrBy, &requests::incr_by("text", 1)), ErrorCode::NotAnInteger);
         ping_works(&mut client);
@@ -480,11 +480,11 @@ mod bad_input {
     fn with_an_auth_token_every_request_before_hello_is_refused() {
         let (_dir, server) = server(&["--auth-token", "s3cret"]);
         let mut client = server.client();
-        assert_eq!(error_of(&mut client, Opcode::StoreGet, &requests::key("k")), ErrorCode::AuthRequired);
+        assert_eq!(error_of(&mut client, Opcode::StoreGet, &requests::name("k")), ErrorCode::AuthRequired);
         assert_eq!(error_of(&mut client, Opcode::Ping, &[0, 0, 0, 0]), ErrorCode::AuthRequired);
         let wrong = requests::hello(PROTOCOL_VERSION, "tests", "nope");
         assert_eq!(error_of(&mut client, Opcode::Hello, &wrong), ErrorCode::AuthFailed);
-        assert_eq!(error_of(&mut client, Opcode::StoreGet, &requests::key("k")), ErrorCode::AuthRequired);
+        assert_eq!(error_of(&mut client, Opcode::StoreGet, &requests::name("k")), ErrorCode::AuthRequired);
         ok(&mut client, Opcode::Hello, &requests::hello(PROTOCOL_VERSION, "tests", "s3cret"));
         set_text(&mut client, "k", "v");
         assert_eq!(get_text(&mut client, "k").as_deref(), Some("v"));
@@ -563,15 +563,7 @@ mod lifecycle {
 
 mod dashboard_api {
     use super::*;
-    use std::io::{Read, Write};
-
-    fn http_get(address: std::net::SocketAddr, path: &str) -> String {
-        let mut stream = std::net::TcpStream::connect(address).expect("connect to the dashboard");
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("send request");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read response");
-        response
-    }
+    use common::http_get;
 
     #[test]
     fn stats_report_every_shard_from_its_own_snapshot() {

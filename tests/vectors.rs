@@ -1,10 +1,11 @@
 //! Golden vectors: `tests/vectors/native-v1.json` pins the exact bytes of every request layout and reply shape.
-//! The TypeScript SDK tests against the same file. Run with `NEXO_UPDATE_VECTORS=1` to fill in the `hex` of
-//! new vectors (existing bytes must never change: that would break deployed clients).
+//! The TypeScript SDK tests against the same file. Run with
+//! `NEXO_UPDATE_VECTORS=1 cargo test --test vectors -- --test-threads=1` (each test rewrites the file) to fill in
+//! the `hex` of new vectors (existing bytes must never change: that would break deployed clients).
 
-use nexo::client::requests;
+use nexo::client::{requests, Message, Response};
 use nexo::protocol::frame::write_request;
-use nexo::protocol::reply::encode_error;
+use nexo::protocol::reply::{encode_error, encode_message_push};
 use nexo::protocol::{ErrorCode, FrameHeader, FrameKind, Opcode, Reply, Request, SetCondition, HEADER_LEN};
 use nexo_shards::value::{ContentTag, Value as StoredValue};
 use serde_json::{json, Value};
@@ -99,7 +100,19 @@ fn request_payload(opcode: Opcode, fields: &Value) -> Vec<u8> {
             };
             requests::set(str_field(fields, "key"), tag, &bytes, condition, u64_field(fields, "ttlMs"))
         }
-        Opcode::StoreGet | Opcode::StorePersist | Opcode::StoreTtl => requests::key(str_field(fields, "key")),
+        Opcode::StoreGet | Opcode::StorePersist | Opcode::StoreTtl => requests::name(str_field(fields, "key")),
+        Opcode::PubSubSubscribe => requests::subscribe(
+            str_field(fields, "filter"),
+            fields["subscriptionId"].as_u64().expect("subscriptionId") as u32,
+        ),
+        Opcode::PubSubUnsubscribe => requests::name(str_field(fields, "filter")),
+        Opcode::PubSubClearRetained => requests::name(str_field(fields, "topic")),
+        Opcode::PubSubPublish => {
+            let (tag, bytes) = value_from_json(&fields["value"]);
+            let retain = fields["retain"].as_bool().expect("retain");
+            requests::publish(str_field(fields, "topic"), tag, &bytes, retain, u64_field(fields, "ttlMs"))
+        }
+        Opcode::PubSubMessage => panic!("PubSubMessage is a push; its vectors are under `pushes`"),
         Opcode::StoreDel | Opcode::StoreExists | Opcode::StoreMget => requests::keys(keys_of(fields)),
         Opcode::StoreExpire => requests::expire(str_field(fields, "key"), u64_field(fields, "ttlMs")),
         Opcode::StoreIncrBy => requests::incr_by(str_field(fields, "key"), fields["delta"].as_i64().expect("delta")),
@@ -152,6 +165,17 @@ fn request_fields(request: &Request<'_>) -> Value {
             json!({ "cursor": cursor.to_string(), "pattern": pattern, "count": count })
         }
         Request::StoreDbsize | Request::StoreFlushAll => json!({}),
+        Request::PubSubSubscribe { filter, subscription_id } => {
+            json!({ "filter": filter, "subscriptionId": subscription_id })
+        }
+        Request::PubSubUnsubscribe { filter } => json!({ "filter": filter }),
+        Request::PubSubPublish { topic, value, retain, ttl_ms } => json!({
+            "topic": topic,
+            "value": value_to_json(value.tag, value.bytes),
+            "retain": retain,
+            "ttlMs": ttl_ms,
+        }),
+        Request::PubSubClearRetained { topic } => json!({ "topic": topic }),
     }
 }
 
@@ -273,8 +297,56 @@ fn request_vectors_encode_and_decode_exactly() {
         fill_missing_hex(&computed);
         return;
     }
-    let missing: Vec<_> = Opcode::ALL.iter().filter(|opcode| !covered.contains(opcode)).collect();
+    let push_only = [Opcode::PubSubMessage];
+    let missing: Vec<_> =
+        Opcode::ALL.iter().filter(|opcode| !covered.contains(opcode) && !push_only.contains(opcode)).collect();
     assert!(missing.is_empty(), "opcodes without a request vector: {missing:?}");
+}
+
+/// Encodes a `pushes` vector with the server's push encoder.
+fn encode_push_vector(vector: &Value) -> Vec<u8> {
+    assert_eq!(str_field(vector, "opcode"), Opcode::PubSubMessage.name(), "the only push is PubSubMessage");
+    let fields = &vector["fields"];
+    let (tag, bytes) = value_from_json(&fields["value"]);
+    let ids: Vec<u32> = fields["subscriptionIds"]
+        .as_array()
+        .expect("subscriptionIds")
+        .iter()
+        .map(|id| id.as_u64().expect("subscription id") as u32)
+        .collect();
+    let retained = fields["retained"].as_bool().expect("retained");
+    let mut frame = Vec::new();
+    encode_message_push(retained, str_field(fields, "topic"), &StoredValue::new(tag, bytes), &ids, &mut frame);
+    frame
+}
+
+#[test]
+fn push_vectors_encode_and_decode_exactly() {
+    let vectors = load();
+    let mut computed = Vec::new();
+    for vector in vectors["pushes"].as_array().expect("pushes") {
+        let name = str_field(vector, "name");
+        let frame = encode_push_vector(vector);
+        let expected = str_field(vector, "hex");
+        if expected.is_empty() && std::env::var_os("NEXO_UPDATE_VECTORS").is_some() {
+            computed.push((name.to_owned(), to_hex(&frame)));
+            continue;
+        }
+        assert_eq!(to_hex(&frame), expected, "push vector {name}: encoding changed");
+        let header = FrameHeader::peek(&frame).expect("a whole header");
+        let response = Response { header, payload: frame[HEADER_LEN..].to_vec() };
+        let message = Message::decode(&response).expect("push decodes");
+        let fields = json!({
+            "retained": message.retained,
+            "topic": message.topic,
+            "value": value_to_json(message.tag, &message.bytes),
+            "subscriptionIds": message.subscription_ids,
+        });
+        assert_eq!(fields, vector["fields"], "push vector {name}: decoding differs");
+    }
+    if !computed.is_empty() {
+        fill_missing_hex(&computed);
+    }
 }
 
 #[test]

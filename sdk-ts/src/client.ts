@@ -9,6 +9,8 @@ import { decode, encode, type ServerInfo } from './protocol/commands.js';
 import { type Frame, HEADER_BYTES } from './protocol/frame.js';
 import { ErrorCode, PROTOCOL_VERSION, opcodeName } from './protocol/opcodes.js';
 import { type NexoClientOptions, type ResolvedOptions, reconnectDelay, resolveOptions } from './options.js';
+import { Subscriptions } from './pubsub/subscriptions.js';
+import { Topic } from './pubsub/topic.js';
 import { Store } from './store/store.js';
 
 /** Where the client is in its life: only `ready` accepts calls. */
@@ -63,11 +65,13 @@ export class NexoClient extends EventEmitter {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly restoreHooks = new Set<RestoreHook>();
   private readonly pushHandlers = new Map<number, PushHandler>();
+  private readonly subscriptions: Subscriptions;
 
   private constructor(options: ResolvedOptions) {
     super();
     this.options = options;
     this.store = new Store(this);
+    this.subscriptions = new Subscriptions(this);
   }
 
   /**
@@ -90,6 +94,14 @@ export class NexoClient extends EventEmitter {
   get server(): ServerInfo {
     // connect() only returns a client after a handshake, which sets serverInfo
     return this.serverInfo as ServerInfo;
+  }
+
+  /**
+   * A handle on the pub/sub topic `name` (a topic filter when you subscribe with it): `publish`, `subscribe`
+   * and `clearRetained`. Creating it does no I/O; `T` is the type of its messages.
+   */
+  pubsub<T = unknown>(name: string): Topic<T> {
+    return new Topic<T>(name, this, this.subscriptions);
   }
 
   /** Round trip to the server; resolves with the echoed payload. */
@@ -299,8 +311,11 @@ export class NexoClient extends EventEmitter {
     if (this.connection === connection && this.currentStatus === 'ready') this.emit('ready', this.server);
   }
 
-  /** Emits `error` when someone listens; otherwise logs it, so an unhandled `error` event never crashes the app. */
-  private reportError(error: Error): void {
+  /**
+   * Emits `error` when someone listens; otherwise logs it, so an unhandled `error` event never crashes the app.
+   * @internal Engines report what no pending call can (a failing subscription callback).
+   */
+  reportError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
     else this.options.logger.warn(error.message);
   }

@@ -14,6 +14,9 @@ export {
 } from './errors.js';
 export { ErrorCode } from './protocol/opcodes.js';
 export type { ServerInfo } from './protocol/commands.js';
+export { Topic } from './pubsub/topic.js';
+export type { PublishOptions } from './pubsub/topic.js';
+export type { MessageHandler, MessageMeta, Subscription } from './pubsub/subscriptions.js';
 export { Store } from './store/store.js';
 export { StoreMap } from './store/map.js';
 export type { Entries, ScanOptions, SetOptions } from './store/map.js';

@@ -20,6 +20,11 @@ export class MockPeer {
     this.socket.write(encodeFrame(opcode, kind, request.requestId, payload));
   }
 
+  /** Sends a push frame (request id 0) with `payload`. */
+  push(opcode: number, payload: Uint8Array): void {
+    this.socket.write(encodeFrame(opcode, FrameKind.Push, 0, payload));
+  }
+
   error(request: Frame | undefined, code: number, message: string): void {
     const payload = new FrameWriter().u16(code).string(message).finish(0, 0).subarray(12);
     this.socket.write(encodeFrame(request?.opcode ?? 0, FrameKind.Error, request?.requestId ?? 0, payload));

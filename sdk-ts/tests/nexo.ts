@@ -1,5 +1,5 @@
-// The one shared client of a test file, connected to the shared server, and unique keys that are deleted after
-// each test.
+// The one shared client of a test file, connected to the shared server, and unique keys and topics that are
+// deleted (keys) or cleared of retained values (topics) after each test.
 
 import { afterAll, afterEach, inject } from 'vitest';
 import { NexoClient, type NexoClientOptions } from '../src/index.js';
@@ -15,6 +15,7 @@ export const sharedServer: NexoClientOptions = { host: '127.0.0.1', port, logger
 export const client = await NexoClient.connect(sharedServer);
 
 const created = new Set<string>();
+const topics = new Set<string>();
 let sequence = 0;
 const run = `${process.pid}-${Date.now().toString(36)}`;
 
@@ -31,7 +32,25 @@ export function prefix(name: string): string {
   return key(`${name}:`);
 }
 
+/** A pub/sub topic no other test uses, `test/<run>/<n>/<name>`; a retained value on it is cleared after the test. */
+export function topic(name: string): string {
+  sequence += 1;
+  const unique = `test/${run}/${sequence}/${name}`;
+  topics.add(unique);
+  return unique;
+}
+
+/** The topic `levels` below `base` (a `topic()`); a retained value on it is cleared after the test too. */
+export function subtopic(base: string, levels: string): string {
+  const below = `${base}/${levels}`;
+  topics.add(below);
+  return below;
+}
+
 afterEach(async () => {
+  const retained = [...topics];
+  topics.clear();
+  await Promise.all(retained.map((name) => client.pubsub(name).clearRetained()));
   const exact = [...created];
   created.clear();
   if (exact.length === 0) return;

@@ -20,6 +20,7 @@ const PUBLIC_EXPORTS = [
   'ServerError',
   'ErrorCode',
   'DEFAULT_OPTIONS',
+  'Topic',
 ];
 
 describe('the published package', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../src/protocol/commands.js';
 import { type Frame, FrameDecoder, HEADER_BYTES, encodeFrame } from '../src/protocol/frame.js';
 import { ContentTag, ErrorCode, FrameKind, Opcode, SetCondition, errorCodeName } from '../src/protocol/opcodes.js';
-import { setRequestId, type WireValue } from '../src/protocol/payload.js';
+import { FrameWriter, setRequestId, type WireValue } from '../src/protocol/payload.js';
 import { toWireValue } from '../src/protocol/values.js';
 import { ProtocolError } from '../src/errors.js';
 import { REPO_ROOT } from './server.js';
@@ -29,7 +29,10 @@ const vectors = JSON.parse(readFileSync(join(REPO_ROOT, 'tests', 'vectors', 'nat
   version: number;
   requests: Vector[];
   replies: Vector[];
+  pushes?: Vector[];
 };
+/** Push vectors; checked for presence by the opcode coverage test, so a missing array fails there, not here. */
+const pushes = vectors.pushes ?? [];
 
 const tags = { raw: ContentTag.Raw, utf8: ContentTag.Utf8, json: ContentTag.Json } as const;
 const conditions = { always: SetCondition.Always, ifAbsent: SetCondition.IfAbsent, ifPresent: SetCondition.IfPresent };
@@ -83,6 +86,14 @@ function encodeRequest(vector: Vector): Buffer {
       return encode.dbsize();
     case 'StoreFlushAll':
       return encode.flushAll();
+    case 'PubSubSubscribe':
+      return encode.subscribe(f.filter, f.subscriptionId);
+    case 'PubSubUnsubscribe':
+      return encode.unsubscribe(f.filter);
+    case 'PubSubPublish':
+      return encode.publish(f.topic, wireValue(f.value), f.retain, f.ttlMs);
+    case 'PubSubClearRetained':
+      return encode.clearRetained(f.topic);
     default:
       throw new Error(`the SDK has no encoder for vector opcode ${vector.opcode}`);
   }
@@ -127,6 +138,12 @@ function decodeReply(vector: Vector, frame: Frame): unknown {
   }
 }
 
+/** The push fields with vector values turned into what the SDK hands to applications. */
+function expectedPush(vector: Vector): unknown {
+  const fields = vector.fields as Record<string, unknown>;
+  return { ...fields, value: appValue(fields.value as VectorValue) };
+}
+
 /** The reply fields with vector values turned into what the SDK hands to applications. */
 function expectedReply(vector: Vector): unknown {
   const fields = vector.fields as Record<string, unknown>;
@@ -169,8 +186,28 @@ describe('golden vectors', () => {
     },
   );
 
+  it.each(pushes.map((vector) => [vector.name, vector] as const))(
+    'push %s decodes to the vector fields',
+    (_name, vector) => {
+      const frame = singleFrame(vector.hex);
+      expect([frame.opcode, frame.kind, frame.requestId]).toEqual([
+        Opcode[vector.opcode as keyof typeof Opcode],
+        FrameKind.Push,
+        vector.requestId,
+      ]);
+      expect(decode.message(frame.payload)).toEqual(expectedPush(vector));
+    },
+  );
+
+  it('every opcode of the SDK has a vector: a request, or a push for push-only opcodes', () => {
+    const covered = new Set([...vectors.requests, ...pushes].map((vector) => vector.opcode));
+    expect(Object.keys(Opcode).filter((name) => !covered.has(name))).toEqual([]);
+  });
+
   it('application values map to the vector tags: strings utf8, Buffers raw, objects json', () => {
-    for (const vector of vectors.requests.filter((request) => request.opcode === 'StoreSet')) {
+    const withValues = vectors.requests.filter((request) => ['StoreSet', 'PubSubPublish'].includes(request.opcode));
+    expect(withValues.length).toBeGreaterThan(0);
+    for (const vector of withValues) {
       const value = (vector.fields as { value: VectorValue }).value;
       const wire = toWireValue(appValue(value));
       expect(wire.tag).toBe(tags[value.tag]);
@@ -270,5 +307,49 @@ describe('reply decoding', () => {
 
   it('an unknown content tag throws a ProtocolError that says to upgrade', () => {
     expect(() => decode.optionalValue(Buffer.from([1, 9, 0, 0, 0, 0]))).toThrow(/upgrade/);
+  });
+});
+
+describe('PubSubMessage push decoding', () => {
+  /** A push payload: flags, topic, a UTF-8 value and the subscription ids. */
+  function message(flags: number, topic: string, text: string, ids: number[]): Buffer {
+    const writer = new FrameWriter()
+      .u8(flags)
+      .string(topic)
+      .value({ tag: ContentTag.Utf8, data: text })
+      .u32(ids.length);
+    for (const id of ids) writer.u32(id);
+    return writer.finish(Opcode.PubSubMessage, FrameKind.Push).subarray(HEADER_BYTES);
+  }
+
+  it('pins the layout: u8 flags, string topic, value, u32 count, count × u32 subscription id', () => {
+    const payload = message(1, 'a/b', 'hi', [7, 0xffff_ffff]);
+    expect(payload.toString('hex')).toBe(
+      '01' + '03000000612f62' + '01' + '020000006869' + '02000000' + '07000000ffffffff',
+    );
+    expect(decode.message(payload)).toEqual({
+      retained: true,
+      topic: 'a/b',
+      value: 'hi',
+      subscriptionIds: [7, 0xffff_ffff],
+    });
+  });
+
+  it('reads retained from bit 0 of the flags and ignores the reserved bits', () => {
+    expect(decode.message(message(0, 't', 'x', [1])).retained).toBe(false);
+    expect(decode.message(message(0b1111_1110, 't', 'x', [1])).retained).toBe(false);
+    expect(decode.message(message(0b1000_0001, 't', 'x', [1])).retained).toBe(true);
+  });
+
+  it('every truncated prefix of a push throws a ProtocolError', () => {
+    const payload = message(0, 'sensors/k1/temp', '21.5', [7, 9]);
+    for (let length = 0; length < payload.length; length += 1) {
+      expect(() => decode.message(payload.subarray(0, length))).toThrow(ProtocolError);
+    }
+  });
+
+  it('trailing bytes after the subscription ids throw a ProtocolError', () => {
+    const payload = message(0, 't', 'x', [1]);
+    expect(() => decode.message(Buffer.concat([payload, Buffer.from([0])]))).toThrow(/trailing/);
   });
 });

@@ -62,10 +62,13 @@ export class TestServer {
     return TestServer.start({ ...options, port: this.port, dataDir: this.dataDir });
   }
 
-  /** SIGTERM and wait for the exit; removes the data dir when this server created it. */
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM and wait for the exit; removes the data dir when this server created it, unless `keepDataDir` (for a
+   * `restart` after a clean shutdown; call `cleanUp` at the end).
+   */
+  async stop(options: { keepDataDir?: boolean } = {}): Promise<void> {
     await this.signal('SIGTERM');
-    this.cleanUp();
+    if (options.keepDataDir !== true) this.cleanUp();
   }
 
   /** SIGKILL: the process gets no chance to flush anything. Keeps the data dir for a restart. */

@@ -3,16 +3,24 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type {
   ClientStatus,
+  MessageMeta,
   NexoClient,
   NexoClientOptions,
+  PublishOptions,
   ReconnectingEvent,
   ServerInfo,
   StoreMap,
+  Subscription,
+  Topic,
 } from '../src/index.js';
 
 interface User {
   name: string;
   role: string;
+}
+
+interface Reading {
+  celsius: number;
 }
 
 describe('public types', () => {
@@ -34,6 +42,28 @@ describe('public types', () => {
     expectTypeOf((map: StoreMap) => map.scan({ match: 'user:*' })).returns.toEqualTypeOf<
       AsyncIterableIterator<string>
     >();
+  });
+
+  it('pubsub handles carry their message type into publish and subscribe', () => {
+    expectTypeOf((client: NexoClient) => client.pubsub<Reading>('sensors/k1/temp')).returns.toEqualTypeOf<
+      Topic<Reading>
+    >();
+    expectTypeOf((client: NexoClient) => client.pubsub('status/door')).returns.toEqualTypeOf<Topic<unknown>>();
+    expectTypeOf((topic: Topic<Reading>) =>
+      topic.publish({ celsius: 21.5 }, { retain: true, ttl: 60 }),
+    ).returns.toEqualTypeOf<Promise<number>>();
+    expectTypeOf((topic: Topic<Reading>) =>
+      topic.subscribe((data, meta) => {
+        expectTypeOf(data).toEqualTypeOf<Reading>();
+        expectTypeOf(meta).toEqualTypeOf<MessageMeta>();
+      }),
+    ).returns.toEqualTypeOf<Promise<Subscription>>();
+    expectTypeOf((topic: Topic) => topic.clearRetained()).returns.toEqualTypeOf<Promise<boolean>>();
+    expectTypeOf<Subscription['unsubscribe']>().returns.toEqualTypeOf<Promise<void>>();
+    expectTypeOf<MessageMeta>().toEqualTypeOf<{ readonly topic: string; readonly retained: boolean }>();
+    expectTypeOf<PublishOptions>().toHaveProperty('ttl').toEqualTypeOf<number | undefined>();
+    // @ts-expect-error a typed topic publishes only its message type
+    expectTypeOf((topic: Topic<Reading>) => topic.publish('21.5')).toBeFunction();
   });
 
   it('options, status and events are typed', () => {

@@ -6,6 +6,7 @@
 
 pub mod command;
 pub mod hash;
+pub mod pubsub;
 pub mod store;
 pub mod value;
 

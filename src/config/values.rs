@@ -63,11 +63,36 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// `--max-frame-bytes`: a size within `MIN_FRAME_BYTES..=MAX_FRAME_BYTES_LIMIT`.
 pub fn parse_max_frame_bytes(text: &str) -> Result<usize, String> {
+    parse_size_within(text, MIN_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT)
+}
+
+/// Smallest `--pubsub-output-buffer-bytes`: room for a few typical messages.
+pub const MIN_OUTPUT_BUFFER_BYTES: u64 = 64 * KIB;
+
+/// `--pubsub-output-buffer-bytes`: a size between [`MIN_OUTPUT_BUFFER_BYTES`] and [`MAX_FRAME_BYTES_LIMIT`].
+pub fn parse_output_buffer_bytes(text: &str) -> Result<usize, String> {
+    parse_size_within(text, MIN_OUTPUT_BUFFER_BYTES, MAX_FRAME_BYTES_LIMIT)
+}
+
+/// A size within `min..=max` bytes that fits in memory.
+fn parse_size_within(text: &str, min: u64, max: u64) -> Result<usize, String> {
     let bytes = parse_size(text)?;
-    if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES_LIMIT).contains(&bytes) {
-        return Err(format!("must be between {MIN_FRAME_BYTES} (4kb) and {MAX_FRAME_BYTES_LIMIT} (1gb) bytes"));
+    if !(min..=max).contains(&bytes) {
+        return Err(format!("must be between {} and {}", describe_size(min), describe_size(max)));
     }
     usize::try_from(bytes).map_err(|_| "does not fit this machine's address space".to_string())
+}
+
+/// `4096 (4kb)`: a byte count with its largest exact unit.
+fn describe_size(bytes: u64) -> String {
+    match SIZE_UNITS
+        .iter()
+        .filter(|(name, multiple)| name.len() == 2 && bytes % multiple == 0)
+        .max_by_key(|(_, multiple)| *multiple)
+    {
+        Some((name, multiple)) if *multiple > 1 => format!("{bytes} ({}{name}) bytes", bytes / multiple),
+        _ => format!("{bytes} bytes"),
+    }
 }
 
 /// `--store-snapshot-wal-bytes`: a size of at least one byte.

@@ -70,10 +70,23 @@ fn stats_json(stats: &[ShardStats]) -> String {
     for (index, shard) in stats.iter().enumerate() {
         let separator = if index == 0 { "" } else { "," };
         // Writing to a String cannot fail.
+        let pubsub = &shard.pubsub;
         let _ = write!(
             json,
-            "{separator}{{\"shard\":{},\"connections\":{},\"store\":{{\"keys\":{},\"usedBytes\":{}}}}}",
-            shard.shard_id, shard.connections, shard.store_keys, shard.store_used_bytes
+            "{separator}{{\"shard\":{},\"connections\":{},\"store\":{{\"keys\":{},\"usedBytes\":{}}},\
+             \"pubsub\":{{\"subscriptions\":{},\"subscribers\":{},\"retained\":{},\"published\":{},\
+             \"delivered\":{},\"dropped\":{},\"evicted\":{}}}}}",
+            shard.shard_id,
+            shard.connections,
+            shard.store_keys,
+            shard.store_used_bytes,
+            pubsub.subscriptions,
+            pubsub.subscribers,
+            pubsub.retained,
+            pubsub.published,
+            pubsub.delivered,
+            pubsub.dropped,
+            pubsub.evicted
         );
     }
     json.push_str("]}");
@@ -103,10 +116,20 @@ mod tests {
 
     #[test]
     fn stats_render_as_json() {
-        let stats = [ShardStats { shard_id: 0, connections: 2, store_keys: 5, store_used_bytes: 640 }];
+        use crate::dispatch::PubSubStats;
+        let pubsub = PubSubStats {
+            subscriptions: 3,
+            subscribers: 1,
+            retained: 4,
+            published: 9,
+            delivered: 8,
+            dropped: 7,
+            evicted: 1,
+        };
+        let stats = [ShardStats { shard_id: 0, connections: 2, store_keys: 5, store_used_bytes: 640, pubsub }];
         assert_eq!(
             stats_json(&stats),
-            r#"{"shards":[{"shard":0,"connections":2,"store":{"keys":5,"usedBytes":640}}]}"#
+            r#"{"shards":[{"shard":0,"connections":2,"store":{"keys":5,"usedBytes":640},"pubsub":{"subscriptions":3,"subscribers":1,"retained":4,"published":9,"delivered":8,"dropped":7,"evicted":1}}]}"#
         );
         assert_eq!(json_string("a\"b\n"), r#""a\"b\u000a""#);
     }

@@ -4,15 +4,16 @@
 //! in order in one inbox message), and a connection processes its batches one after another, so a request sent
 //! after a reply was received always observes that reply's effect.
 
-use super::core::ShardCore;
+use super::core::{Durability, ShardCore};
 use super::errors::ErrorReply;
 use super::mesh::{ShardMessage, ShardResult};
+use super::op::{OpReply, ShardOp};
+use super::pubsub::{self, is_exclusive, plan_pubsub_request, PubSubAssemble};
 use super::session::Session;
-use super::store::{assemble, plan_store_request, Assemble};
+use super::store::{self, plan_store_request, StoreAssemble};
 use crate::protocol::frame::check_frame;
 use crate::protocol::reply::encode_error;
 use crate::protocol::{ErrorCode, FrameCheck, FrameHeader, FrameKind, Opcode, Reply, Request, HEADER_LEN};
-use nexo_shards::command::{StoreOp, StoreReply};
 use std::ops::Range;
 
 /// Most requests one batch decodes; further whole frames wait in the receive buffer for the next batch. Bounds
@@ -24,7 +25,8 @@ pub const MAX_BATCH_REQUESTS: usize = 1024;
 pub struct BatchOutcome {
     pub consumed: usize,
     pub close: bool,
-    /// The batch stopped at [`MAX_BATCH_REQUESTS`]: more whole frames may wait in the input.
+    /// The batch stopped early (at [`MAX_BATCH_REQUESTS`], or at a request that runs alone): more whole frames may
+    /// wait in the input.
     pub full: bool,
 }
 
@@ -34,8 +36,19 @@ pub async fn process(core: &ShardCore, session: &mut Session, input: &[u8], out:
     let mut batch = Batch::new(core.shard_count);
     let mut consumed = 0;
     let mut close = false;
+    let mut more = false;
     while batch.entries.len() < MAX_BATCH_REQUESTS {
         match check_frame(&input[consumed..], core.config.max_frame_bytes) {
+            FrameCheck::Complete { header, total_len } if is_exclusive(header.opcode) => {
+                // Subscription changes run alone, after every earlier request's effects and before any later one's.
+                if batch.entries.is_empty() {
+                    let payload = &input[consumed + HEADER_LEN..consumed + total_len];
+                    consumed += total_len;
+                    pubsub::run_exclusive(core, session, &header, payload, out).await;
+                }
+                more = true;
+                break;
+            }
             FrameCheck::Incomplete => break,
             FrameCheck::TooLarge { header } => {
                 let message = format!(
@@ -53,7 +66,7 @@ pub async fn process(core: &ShardCore, session: &mut Session, input: &[u8], out:
             }
         }
     }
-    let full = batch.entries.len() == MAX_BATCH_REQUESTS;
+    let full = more || batch.entries.len() == MAX_BATCH_REQUESTS;
     batch.execute(core).await;
     batch.encode(out);
     BatchOutcome { consumed, close, full }
@@ -69,7 +82,14 @@ pub(super) struct Slot {
 enum Outcome {
     Ready(Reply),
     Failed(ErrorReply),
-    Store { assemble: Assemble, slots: Range<usize> },
+    Routed { assemble: Assemble, slots: Range<usize> },
+}
+
+/// How the replies of a routed request's ops become its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Assemble {
+    Store(StoreAssemble),
+    PubSub(PubSubAssemble),
 }
 
 struct Entry {
@@ -82,8 +102,8 @@ struct Entry {
 pub(super) struct Batch<'a> {
     entries: Vec<Entry>,
     slots: Vec<Slot>,
-    local_ops: Vec<StoreOp<&'a str>>,
-    remote_ops: Vec<Vec<StoreOp<String>>>,
+    local_ops: Vec<ShardOp<&'a str>>,
+    remote_ops: Vec<Vec<ShardOp<String>>>,
     results: Vec<ShardResult>,
 }
 
@@ -118,22 +138,16 @@ impl<'a> Batch<'a> {
         header: &FrameHeader,
         payload: &'a [u8],
     ) -> Result<(), ErrorReply> {
-        if FrameKind::from_byte(header.kind) != Some(FrameKind::Request) || header.flags != 0 {
-            return Err(ErrorReply::new(
-                ErrorCode::MalformedFrame,
-                format!("expected a request frame (kind 0, flags 0), got kind {} flags {}", header.kind, header.flags),
-            ));
-        }
-        let opcode = Opcode::from_u16(header.opcode).ok_or_else(|| {
-            ErrorReply::new(ErrorCode::UnknownOpcode, format!("unknown opcode 0x{:04X}", header.opcode))
-        })?;
-        let request = Request::decode(opcode, payload)?;
-        session.admit(&request)?;
+        let request = decode_request(session, header, payload)?;
         let outcome = match request {
             Request::Hello { .. } | Request::Ping { .. } => Outcome::Ready(session.handle(core, &request)?),
+            Request::PubSubPublish { .. } | Request::PubSubClearRetained { .. } => {
+                let (assemble, slots) = plan_pubsub_request(self, core, request)?;
+                Outcome::Routed { assemble: Assemble::PubSub(assemble), slots }
+            }
             store_request => {
                 let (assemble, slots) = plan_store_request(self, core, store_request)?;
-                Outcome::Store { assemble, slots }
+                Outcome::Routed { assemble: Assemble::Store(assemble), slots }
             }
         };
         self.entries.push(Entry { opcode: header.opcode, request_id: header.request_id, outcome });
@@ -141,7 +155,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Queues `op` for `shard` and returns where its reply will be.
-    pub(super) fn route(&mut self, core: &ShardCore, shard: usize, op: StoreOp<&'a str>) -> usize {
+    pub(super) fn route(&mut self, core: &ShardCore, shard: usize, op: ShardOp<&'a str>) -> usize {
         let index = if shard == core.shard_id {
             self.local_ops.push(op);
             self.local_ops.len() - 1
@@ -165,32 +179,30 @@ impl<'a> Batch<'a> {
                 continue;
             }
             let (reply, receiver) = flume::bounded(1);
-            let message = ShardMessage::Store { ops: std::mem::take(ops), reply };
+            let message = ShardMessage::Ops { ops: std::mem::take(ops), reply };
             if core.inboxes[shard].send_async(message).await.is_err() {
                 self.results[shard] = Err(shard_stopped(shard));
             } else {
                 pending.push((shard, receiver));
             }
         }
-        let local_lsn = self.execute_local(core);
+        let durability = self.execute_local(core);
         for (shard, receiver) in pending {
             self.results[shard] = receiver.recv_async().await.unwrap_or_else(|_| Err(shard_stopped(shard)));
         }
-        if let Some(lsn) = local_lsn {
-            if let Err(error) = core.persistence.wait_durable(lsn).await {
-                self.results[core.shard_id] = Err(ErrorReply::new(ErrorCode::PersistenceFailed, error.to_string()));
-            }
+        if let Err(error) = core.wait_durable(durability).await {
+            self.results[core.shard_id] = Err(error);
         }
     }
 
-    fn execute_local(&mut self, core: &ShardCore) -> Option<crate::persist::Lsn> {
+    fn execute_local(&mut self, core: &ShardCore) -> Durability {
         if self.local_ops.is_empty() {
-            return None;
+            return Durability::default();
         }
         let mut replies = Vec::with_capacity(self.local_ops.len());
-        let lsn = core.run_store_ops(self.local_ops.drain(..), &mut replies);
+        let durability = core.run_ops(self.local_ops.drain(..), &mut replies);
         self.results[core.shard_id] = Ok(replies);
-        lsn
+        durability
     }
 
     fn encode(self, out: &mut Vec<u8>) {
@@ -199,8 +211,12 @@ impl<'a> Batch<'a> {
             let reply = match entry.outcome {
                 Outcome::Ready(reply) => Ok(reply),
                 Outcome::Failed(error) => Err(error),
-                Outcome::Store { assemble: kind, slots: range } => {
-                    assemble(kind, slots[range].iter().map(|slot| take_reply(&mut results, *slot)))
+                Outcome::Routed { assemble, slots: range } => {
+                    let replies = slots[range].iter().map(|slot| take_reply(&mut results, *slot));
+                    match assemble {
+                        Assemble::Store(kind) => store::assemble(kind, replies),
+                        Assemble::PubSub(kind) => pubsub::assemble(kind, replies),
+                    }
                 }
             };
             match reply {
@@ -211,12 +227,31 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// Checks a frame is a request this session may send and decodes it.
+pub(super) fn decode_request<'a>(
+    session: &Session,
+    header: &FrameHeader,
+    payload: &'a [u8],
+) -> Result<Request<'a>, ErrorReply> {
+    if FrameKind::from_byte(header.kind) != Some(FrameKind::Request) || header.flags != 0 {
+        return Err(ErrorReply::new(
+            ErrorCode::MalformedFrame,
+            format!("expected a request frame (kind 0, flags 0), got kind {} flags {}", header.kind, header.flags),
+        ));
+    }
+    let opcode = Opcode::from_u16(header.opcode)
+        .ok_or_else(|| ErrorReply::new(ErrorCode::UnknownOpcode, format!("unknown opcode 0x{:04X}", header.opcode)))?;
+    let request = Request::decode(opcode, payload)?;
+    session.admit(&request)?;
+    Ok(request)
+}
+
 /// Moves one op's reply out of its shard's results.
-fn take_reply(results: &mut [ShardResult], slot: Slot) -> Result<StoreReply, ErrorReply> {
+fn take_reply(results: &mut [ShardResult], slot: Slot) -> Result<OpReply, ErrorReply> {
     match &mut results[slot.shard] {
         Ok(replies) => replies
             .get_mut(slot.index)
-            .map(|reply| std::mem::replace(reply, StoreReply::Done))
+            .map(|reply| std::mem::replace(reply, OpReply::Retained))
             .ok_or_else(|| ErrorReply::new(ErrorCode::Internal, "a shard returned fewer replies than ops")),
         Err(error) => Err(error.clone()),
     }

@@ -1,6 +1,7 @@
 //! The one place where decoding and engine errors become wire error codes and messages.
 
 use crate::protocol::{ErrorCode, WireError};
+use nexo_shards::pubsub::PubSubError;
 use nexo_shards::store::StoreError;
 
 /// An error reply ready to be encoded: stable code plus a message that says what to do.
@@ -20,6 +21,7 @@ impl From<WireError> for ErrorReply {
     fn from(error: WireError) -> ErrorReply {
         let code = match error {
             WireError::InvalidUtf8 { .. } => ErrorCode::InvalidUtf8,
+            WireError::ServerOnly { .. } => ErrorCode::UnknownOpcode,
             WireError::Truncated { .. } | WireError::TrailingBytes { .. } | WireError::InvalidEnum { .. } => {
                 ErrorCode::MalformedPayload
             }
@@ -36,6 +38,13 @@ impl From<StoreError> for ErrorReply {
             StoreError::OutOfMemory => ErrorCode::OutOfMemory,
             StoreError::InvalidTtl => ErrorCode::InvalidArgument,
         };
+        ErrorReply::new(code, error.to_string())
+    }
+}
+
+impl From<PubSubError> for ErrorReply {
+    fn from(error: PubSubError) -> ErrorReply {
+        let code = if error.is_filter_error() { ErrorCode::InvalidFilter } else { ErrorCode::InvalidTopic };
         ErrorReply::new(code, error.to_string())
     }
 }

@@ -1,21 +1,30 @@
 //! Messages between shards and the inbox loop that serves them.
 //!
 //! Inboxes are bounded flume channels; a sender awaits when an inbox is full, so a slow shard slows its callers
-//! instead of growing memory. Each message carries a one-slot reply channel.
+//! instead of growing memory. Messages that need an answer carry a one-slot reply channel.
 
 use super::core::ShardCore;
 use super::errors::ErrorReply;
-use crate::protocol::ErrorCode;
-use nexo_shards::command::{StoreOp, StoreReply};
+use super::op::{OpReply, ShardOp};
+use crate::clock;
+use nexo_shards::value::Value;
 use std::rc::Rc;
 
-/// What one shard's inbox answers for one message: a reply per op, or why the whole batch failed.
-pub type ShardResult = Result<Vec<StoreReply>, ErrorReply>;
+/// What one shard's inbox answers for one batch of ops: a reply per op, or why the whole batch failed.
+pub type ShardResult = Result<Vec<OpReply>, ErrorReply>;
+
+/// Retained messages found for a filter: (topic, value) pairs.
+pub type RetainedMessages = Vec<(String, Value)>;
 
 /// A request from another shard, or from the dashboard thread.
 pub enum ShardMessage {
-    /// Store operations on keys this shard owns, in the sending connection's order.
-    Store { ops: Vec<StoreOp<String>>, reply: flume::Sender<ShardResult> },
+    /// Ops on names this shard owns (or deliveries to its subscribers), in the sending connection's order.
+    Ops { ops: Vec<ShardOp<String>>, reply: flume::Sender<ShardResult> },
+    /// Shard `shard` gained (`delta` +1) or lost (−1) its last local subscriber of `filter`; `applied` is told
+    /// once this shard has taken it into account.
+    Interest { filter: String, shard: usize, delta: i32, applied: Option<flume::Sender<()>> },
+    /// The retained messages of this shard's topics that `filter` matches.
+    CollectRetained { filter: String, reply: flume::Sender<RetainedMessages> },
     /// A point-in-time summary of this shard's state.
     Stats { reply: flume::Sender<ShardStats> },
 }
@@ -27,44 +36,88 @@ pub struct ShardStats {
     pub connections: usize,
     pub store_keys: u64,
     pub store_used_bytes: u64,
+    pub pubsub: PubSubStats,
+}
+
+/// One shard's pub/sub figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PubSubStats {
+    /// Subscriptions of this shard's connections.
+    pub subscriptions: u64,
+    /// Connections of this shard with at least one subscription.
+    pub subscribers: u64,
+    /// Retained messages of the topics this shard owns.
+    pub retained: u64,
+    pub published: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub evicted: u64,
 }
 
 /// Serves this shard's inbox until every sender is gone or the shard stops.
 pub async fn serve_inbox(core: Rc<ShardCore>, inbox: flume::Receiver<ShardMessage>) {
     while let Ok(message) = inbox.recv_async().await {
+        // Every reply below may find its requester gone (a closed connection, a dashboard that timed out); then
+        // nobody needs the answer.
         match message {
-            ShardMessage::Store { ops, reply } => serve_store_batch(&core, ops, reply),
+            ShardMessage::Ops { ops, reply } => serve_ops(&core, ops, reply),
+            ShardMessage::Interest { filter, shard, delta, applied } => {
+                core.pubsub.borrow_mut().interest.apply(&filter, shard, delta);
+                if let Some(applied) = applied {
+                    let _ = applied.send(());
+                }
+            }
+            ShardMessage::CollectRetained { filter, reply } => {
+                let _ = reply.send(collect_retained(&core, &filter));
+            }
             ShardMessage::Stats { reply } => {
-                let store = core.store.borrow();
-                let stats = ShardStats {
-                    shard_id: core.shard_id,
-                    connections: core.connections.live(),
-                    store_keys: store.len() as u64,
-                    store_used_bytes: store.used_bytes(),
-                };
-                // The dashboard may have timed out and gone; then nobody needs the answer.
-                let _ = reply.send(stats);
+                let _ = reply.send(stats(&core));
             }
         }
     }
 }
 
-fn serve_store_batch(core: &Rc<ShardCore>, ops: Vec<StoreOp<String>>, reply: flume::Sender<ShardResult>) {
+/// The live retained messages of this shard's topics that `filter` matches.
+pub fn collect_retained(core: &ShardCore, filter: &str) -> RetainedMessages {
+    let mut found = Vec::new();
+    let mut retained = core.retained.store.borrow_mut();
+    core.pubsub.borrow_mut().retained_index.collect(&mut retained, filter, clock::now_ms(), &mut found);
+    found
+}
+
+fn stats(core: &ShardCore) -> ShardStats {
+    let store = core.store.store.borrow();
+    let hub = core.pubsub.borrow();
+    let counters = hub.counters;
+    ShardStats {
+        shard_id: core.shard_id,
+        connections: core.connections.live(),
+        store_keys: store.len() as u64,
+        store_used_bytes: store.used_bytes(),
+        pubsub: PubSubStats {
+            subscriptions: hub.subscriptions.subscription_count() as u64,
+            subscribers: hub.subscribed_connections() as u64,
+            retained: core.retained.store.borrow().len() as u64,
+            published: counters.published,
+            delivered: counters.delivered,
+            dropped: counters.dropped,
+            evicted: counters.evicted,
+        },
+    }
+}
+
+fn serve_ops(core: &Rc<ShardCore>, ops: Vec<ShardOp<String>>, reply: flume::Sender<ShardResult>) {
     let mut replies = Vec::with_capacity(ops.len());
-    let Some(lsn) = core.run_store_ops(ops, &mut replies) else {
-        // The requester may have gone away (connection closed); its reply is then not needed.
+    let durability = core.run_ops(ops, &mut replies);
+    if durability.is_none() {
         let _ = reply.send(Ok(replies));
         return;
-    };
-    // Replies go out once the WAL holds the batch as the fsync policy requires; a failed WAL fails them. The wait
-    // runs in its own task so the inbox keeps serving meanwhile.
+    }
+    // Replies go out once the WALs hold the batch as the fsync policies require; a failed WAL fails them. The
+    // wait runs in its own task so the inbox keeps serving meanwhile.
     let core = Rc::clone(core);
     glommio::spawn_local(async move {
-        let result = match core.persistence.wait_durable(lsn).await {
-            Ok(()) => Ok(replies),
-            Err(error) => Err(ErrorReply::new(ErrorCode::PersistenceFailed, error.to_string())),
-        };
-        // As above: a vanished requester needs no reply.
+        let result = core.wait_durable(durability).await.map(|()| replies);
         let _ = reply.send(result);
     })
     .detach();

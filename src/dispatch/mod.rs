@@ -1,19 +1,27 @@
 //! Request → owner → reply: the only code that imports both `protocol` and the engines.
 //!
 //! A connection hands the bytes of one socket read to [`process`]. Every whole frame in them is decoded; commands
-//! for keys this shard owns run on the local fast path, the others are grouped into one [`ShardMessage`] per
-//! owning shard and sent to its bounded inbox. When every reply is back and the WAL holds every write as the fsync
-//! policy requires (on disk under `--store-fsync always`), the responses are encoded in request order.
+//! for names this shard owns run on the local fast path, the others are grouped into one [`ShardMessage`] per
+//! owning shard and sent to its bounded inbox. When every reply is back and the WALs hold every write as the fsync
+//! policies require (on disk under `always`), the responses are encoded in request order. Publishes travel the
+//! same way to the shards whose connections subscribe matching filters; subscription changes run alone
+//! (`pubsub`). When the connection ends, [`disconnect`] removes its subscriptions.
 
 mod batch;
 mod core;
 mod errors;
+mod hub;
 mod mesh;
+mod op;
+mod pubsub;
 mod session;
 mod store;
 
 pub use batch::{process, BatchOutcome};
-pub use core::ShardCore;
+pub use core::{Persisted, ShardCore};
 pub use errors::ErrorReply;
-pub use mesh::{serve_inbox, ShardMessage, ShardResult, ShardStats};
+pub use hub::PubSubCounters;
+pub use mesh::{serve_inbox, PubSubStats, ShardMessage, ShardResult, ShardStats};
+pub use op::{OpReply, ShardOp};
+pub use pubsub::disconnect;
 pub use session::Session;

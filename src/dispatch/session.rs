@@ -1,8 +1,12 @@
-//! Per-connection session state: handshake, authentication, client name.
+//! Per-connection session state: handshake, authentication, client name, and the connection's identity in its
+//! shard's pub/sub registry.
 
 use super::core::ShardCore;
 use super::errors::ErrorReply;
+use crate::net::Outbox;
 use crate::protocol::{ErrorCode, Reply, Request, PROTOCOL_VERSION};
+use nexo_shards::pubsub::ConnectionId;
+use std::rc::Rc;
 
 /// The version string servers report in `Hello`.
 const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -12,12 +16,20 @@ const SERVER_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Session {
     authenticated: bool,
     client_name: Option<String>,
+    connection: ConnectionId,
 }
 
 impl Session {
-    /// A new session; it starts authenticated when the server has no auth token.
-    pub fn new(core: &ShardCore) -> Session {
-        Session { authenticated: core.config.auth_token.is_none(), client_name: None }
+    /// A new session whose pushes go to `outbox`; it starts authenticated when the server has no auth token.
+    /// End it with [`super::disconnect`].
+    pub fn new(core: &ShardCore, outbox: Rc<Outbox>) -> Session {
+        let connection = core.pubsub.borrow_mut().register(outbox);
+        Session { authenticated: core.config.auth_token.is_none(), client_name: None, connection }
+    }
+
+    /// The connection's id in its shard's pub/sub registry.
+    pub fn connection(&self) -> ConnectionId {
+        self.connection
     }
 
     /// The name the client gave in `Hello`, if any.

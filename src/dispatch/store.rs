@@ -7,6 +7,7 @@
 use super::batch::Batch;
 use super::core::ShardCore;
 use super::errors::ErrorReply;
+use super::op::{OpReply, ShardOp};
 use crate::protocol::{ErrorCode, Reply, Request, SetCondition as WireCondition, WireValue};
 use nexo_shards::command::{StoreOp, StoreReply};
 use nexo_shards::store::{KeyTtl, SetCondition, SetOptions, SCAN_POSITION_BITS};
@@ -30,7 +31,7 @@ const POSITION_MASK: u64 = (1 << SCAN_POSITION_BITS) - 1;
 
 /// How the replies of a request's ops become its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Assemble {
+pub(super) enum StoreAssemble {
     /// One op; its reply maps directly.
     Single,
     /// Count the ops that answered `Flag(true)` (`Del`, `Exists`).
@@ -46,68 +47,84 @@ pub(super) enum Assemble {
 }
 
 /// Routes the ops of a store request and returns how to assemble its answer and which slots hold the replies.
+/// Every key is checked before any op is routed, so a refused request changes nothing.
 pub(super) fn plan_store_request<'a>(
     batch: &mut Batch<'a>,
     core: &ShardCore,
     request: Request<'a>,
-) -> Result<(Assemble, Range<usize>), ErrorReply> {
+) -> Result<(StoreAssemble, Range<usize>), ErrorReply> {
+    check_keys(&request)?;
     let first = batch.next_slot();
-    let route_key = |batch: &mut Batch<'a>, op: StoreOp<&'a str>| -> Result<(), ErrorReply> {
+    let mut route_key = |op: StoreOp<&'a str>| {
         let key = op.key().unwrap_or_default();
-        check_key(key)?;
-        batch.route(core, core.store_owner(key), op);
-        Ok(())
+        batch.route(core, core.store_owner(key), ShardOp::Store(op));
     };
     let assemble = match request {
         Request::StoreSet { key, value, condition, ttl_ms } => {
-            single(route_key(batch, set_op(key, value, set_condition(condition), ttl_ms)))?
+            route_key(set_op(key, value, set_condition(condition), ttl_ms));
+            StoreAssemble::Single
         }
-        Request::StoreGet { key } => single(route_key(batch, StoreOp::Get { key }))?,
-        Request::StoreExpire { key, ttl_ms } => single(route_key(batch, StoreOp::Expire { key, ttl_ms }))?,
-        Request::StorePersist { key } => single(route_key(batch, StoreOp::Persist { key }))?,
-        Request::StoreTtl { key } => single(route_key(batch, StoreOp::Ttl { key }))?,
-        Request::StoreIncrBy { key, delta } => single(route_key(batch, StoreOp::IncrBy { key, delta }))?,
+        Request::StoreGet { key } => single(route_key, StoreOp::Get { key }),
+        Request::StoreExpire { key, ttl_ms } => single(route_key, StoreOp::Expire { key, ttl_ms }),
+        Request::StorePersist { key } => single(route_key, StoreOp::Persist { key }),
+        Request::StoreTtl { key } => single(route_key, StoreOp::Ttl { key }),
+        Request::StoreIncrBy { key, delta } => single(route_key, StoreOp::IncrBy { key, delta }),
         Request::StoreDel { keys } => {
-            keys.into_iter().try_for_each(|key| route_key(batch, StoreOp::Delete { key }))?;
-            Assemble::CountTrue
+            keys.into_iter().for_each(|key| route_key(StoreOp::Delete { key }));
+            StoreAssemble::CountTrue
         }
         Request::StoreExists { keys } => {
-            keys.into_iter().try_for_each(|key| route_key(batch, StoreOp::Exists { key }))?;
-            Assemble::CountTrue
+            keys.into_iter().for_each(|key| route_key(StoreOp::Exists { key }));
+            StoreAssemble::CountTrue
         }
         Request::StoreMget { keys } => {
-            keys.into_iter().try_for_each(|key| route_key(batch, StoreOp::Get { key }))?;
-            Assemble::Values
+            keys.into_iter().for_each(|key| route_key(StoreOp::Get { key }));
+            StoreAssemble::Values
         }
         Request::StoreMset { entries } => {
-            entries.iter().try_for_each(|(key, _)| check_key(key))?;
             for (key, value) in entries {
-                route_key(batch, set_op(key, value, SetCondition::Always, NO_TTL))?;
+                route_key(set_op(key, value, SetCondition::Always, NO_TTL));
             }
-            Assemble::AllDone
+            StoreAssemble::AllDone
         }
         Request::StoreScan { cursor, pattern, count } => plan_scan(batch, core, cursor, pattern, count)?,
-        Request::StoreDbsize => broadcast(batch, core, || StoreOp::Len, Assemble::SumCounts),
-        Request::StoreFlushAll => broadcast(batch, core, || StoreOp::FlushAll, Assemble::AllDone),
-        Request::Hello { .. } | Request::Ping { .. } => {
-            return Err(ErrorReply::new(ErrorCode::Internal, "connection request routed to the store"));
-        }
+        Request::StoreDbsize => broadcast(batch, core, || StoreOp::Len, StoreAssemble::SumCounts),
+        Request::StoreFlushAll => broadcast(batch, core, || StoreOp::FlushAll, StoreAssemble::AllDone),
+        _ => return Err(ErrorReply::new(ErrorCode::Internal, "a non-store request was routed to the store")),
     };
     Ok((assemble, first..batch.next_slot()))
 }
 
-fn single(routed: Result<(), ErrorReply>) -> Result<Assemble, ErrorReply> {
-    routed.map(|()| Assemble::Single)
+fn single<'a>(mut route_key: impl FnMut(StoreOp<&'a str>), op: StoreOp<&'a str>) -> StoreAssemble {
+    route_key(op);
+    StoreAssemble::Single
+}
+
+/// Refuses the request if any of its keys is too long.
+fn check_keys(request: &Request<'_>) -> Result<(), ErrorReply> {
+    match request {
+        Request::StoreSet { key, .. }
+        | Request::StoreGet { key }
+        | Request::StoreExpire { key, .. }
+        | Request::StorePersist { key }
+        | Request::StoreTtl { key }
+        | Request::StoreIncrBy { key, .. } => check_key(key),
+        Request::StoreDel { keys } | Request::StoreExists { keys } | Request::StoreMget { keys } => {
+            keys.iter().try_for_each(|key| check_key(key))
+        }
+        Request::StoreMset { entries } => entries.iter().try_for_each(|(key, _)| check_key(key)),
+        _ => Ok(()),
+    }
 }
 
 fn broadcast<'a>(
     batch: &mut Batch<'a>,
     core: &ShardCore,
     op: impl Fn() -> StoreOp<&'a str>,
-    assemble: Assemble,
-) -> Assemble {
+    assemble: StoreAssemble,
+) -> StoreAssemble {
     for shard in 0..core.shard_count {
-        batch.route(core, shard, op());
+        batch.route(core, shard, ShardOp::Store(op()));
     }
     assemble
 }
@@ -118,7 +135,7 @@ fn plan_scan<'a>(
     cursor: u64,
     pattern: &'a str,
     count: u32,
-) -> Result<Assemble, ErrorReply> {
+) -> Result<StoreAssemble, ErrorReply> {
     let shard = (cursor >> SCAN_POSITION_BITS) as usize;
     if shard >= core.shard_count {
         return Err(ErrorReply::new(
@@ -131,8 +148,8 @@ fn plan_scan<'a>(
         count => count.min(MAX_SCAN_COUNT),
     };
     let pattern = (!pattern.is_empty()).then_some(pattern);
-    batch.route(core, shard, StoreOp::Scan { position: cursor & POSITION_MASK, pattern, count });
-    Ok(Assemble::ScanPage { shard, shard_count: core.shard_count })
+    batch.route(core, shard, ShardOp::Store(StoreOp::Scan { position: cursor & POSITION_MASK, pattern, count }));
+    Ok(StoreAssemble::ScanPage { shard, shard_count: core.shard_count })
 }
 
 fn check_key(key: &str) -> Result<(), ErrorReply> {
@@ -162,41 +179,43 @@ fn set_op<'a>(key: &'a str, value: WireValue<'_>, condition: SetCondition, ttl_m
 /// Builds a request's answer from its ops' replies, in slot order. A refused op makes the whole request fail
 /// with that op's error.
 pub(super) fn assemble(
-    kind: Assemble,
-    replies: impl Iterator<Item = Result<StoreReply, ErrorReply>>,
+    kind: StoreAssemble,
+    replies: impl Iterator<Item = Result<OpReply, ErrorReply>>,
 ) -> Result<Reply, ErrorReply> {
     let mut replies = replies.map(|reply| match reply? {
-        StoreReply::Failed(error) => Err(ErrorReply::from(error)),
-        reply => Ok(reply),
+        OpReply::Store(StoreReply::Failed(error)) => Err(ErrorReply::from(error)),
+        OpReply::Store(reply) => Ok(reply),
+        OpReply::Failed(error) => Err(error),
+        other => Err(ErrorReply::new(ErrorCode::Internal, format!("unexpected reply {other:?} to a store op"))),
     });
     match kind {
-        Assemble::Single => single_reply(replies.next().ok_or_else(missing_reply)??),
-        Assemble::CountTrue => replies
+        StoreAssemble::Single => single_reply(replies.next().ok_or_else(missing_reply)??),
+        StoreAssemble::CountTrue => replies
             .try_fold(0, |count, reply| match reply? {
                 StoreReply::Flag(flag) => Ok(count + u64::from(flag)),
                 other => Err(unexpected(&other)),
             })
             .map(Reply::Count),
-        Assemble::SumCounts => replies
+        StoreAssemble::SumCounts => replies
             .try_fold(0, |total, reply| match reply? {
                 StoreReply::Count(count) => Ok(total + count),
                 other => Err(unexpected(&other)),
             })
             .map(Reply::Count),
-        Assemble::AllDone => replies
+        StoreAssemble::AllDone => replies
             .try_for_each(|reply| match reply? {
                 StoreReply::Done | StoreReply::Written(_) => Ok(()),
                 other => Err(unexpected(&other)),
             })
             .map(|()| Reply::Empty),
-        Assemble::Values => replies
+        StoreAssemble::Values => replies
             .map(|reply| match reply? {
                 StoreReply::Value(value) => Ok(value),
                 other => Err(unexpected(&other)),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Reply::Values),
-        Assemble::ScanPage { shard, shard_count } => match replies.next().ok_or_else(missing_reply)?? {
+        StoreAssemble::ScanPage { shard, shard_count } => match replies.next().ok_or_else(missing_reply)?? {
             StoreReply::Page(page) => {
                 Ok(Reply::ScanPage { cursor: next_cursor(shard, shard_count, page.next_position), keys: page.keys })
             }

@@ -1,7 +1,8 @@
-//! One client connection: read, hand whole frames to `dispatch`, write the responses, repeat.
+//! One client connection: read, hand whole frames to `dispatch`, write the responses and the pushes, repeat.
 
 use super::buffer::ReadBuffer;
 use super::listener::ConnectionGuard;
+use super::outbox::{Outbox, Ready};
 use crate::dispatch::{self, Session, ShardCore};
 use crate::protocol::reply::encode_error;
 use crate::protocol::ErrorCode;
@@ -19,20 +20,39 @@ enum End {
     ClientClosed,
     ServerShutdown,
     ProtocolClose,
+    /// Its pub/sub output buffer overflowed under `--pubsub-slow-consumer disconnect`.
+    SlowConsumer,
     Io(std::io::Error),
 }
 
-/// Serves `stream` until the client closes it, the server shuts down (after finishing the batch in flight), or
-/// a framing error forces a close (after its error reply is written).
+/// What woke the connection task.
+enum Wake {
+    Read(std::io::Result<usize>),
+    Outbox(Ready),
+    Shutdown,
+}
+
+/// Serves `stream` until the client closes it, the server shuts down (after finishing the batch in flight), a
+/// framing error forces a close (after its error reply is written), or a slow subscriber is evicted.
 /// The guard keeps the connection counted as live until this task ends.
 pub async fn serve(core: Rc<ShardCore>, stream: TcpStream, shutdown: flume::Receiver<()>, _live: ConnectionGuard) {
     let peer = stream.peer_addr().map(|addr| addr.to_string()).unwrap_or_default();
     if let Err(error) = stream.set_nodelay(true) {
         eprintln!("nexo: shard {}: cannot set TCP_NODELAY for {peer}: {error}", core.shard_id);
     }
-    match run(&core, stream, &shutdown).await {
+    let outbox = Rc::new(Outbox::new(core.config.pubsub_output_buffer_bytes, core.config.pubsub_slow_consumer));
+    let mut session = Session::new(&core, Rc::clone(&outbox));
+    let end = run(&core, stream, &mut session, &outbox, &shutdown).await;
+    dispatch::disconnect(&core, &session).await;
+    match end {
         End::ClientClosed | End::ServerShutdown => {}
         End::ProtocolClose => eprintln!("nexo: shard {}: closed {peer} after a framing error", core.shard_id),
+        End::SlowConsumer => eprintln!(
+            "nexo: shard {}: closed {peer}: it did not read its pub/sub messages and its output buffer of {} bytes \
+             is full (--pubsub-slow-consumer disconnect)",
+            core.shard_id,
+            outbox.limit()
+        ),
         End::Io(error) => eprintln!("nexo: shard {}: connection {peer} failed: {error}", core.shard_id),
     }
 }
@@ -50,31 +70,49 @@ pub async fn refuse(core: Rc<ShardCore>, mut stream: TcpStream) {
     let _ = stream.close().await;
 }
 
-async fn run(core: &ShardCore, mut stream: TcpStream, shutdown: &flume::Receiver<()>) -> End {
-    let mut session = Session::new(core);
+async fn run(
+    core: &ShardCore,
+    mut stream: TcpStream,
+    session: &mut Session,
+    outbox: &Outbox,
+    shutdown: &flume::Receiver<()>,
+) -> End {
     let mut input = ReadBuffer::new();
     let mut output = Vec::new();
+    let mut pushes = Vec::new();
     loop {
         let spare = input.spare(core.config.max_frame_bytes);
-        let read = or(async { Some(stream.read(spare).await) }, async {
-            // Resolves when the runtime drops the shutdown sender.
-            let _ = shutdown.recv_async().await;
-            None
+        let wake = or(async { Wake::Read(stream.read(spare).await) }, async {
+            or(async { Wake::Outbox(outbox.ready().await) }, async {
+                // Resolves when the runtime drops the shutdown sender.
+                let _ = shutdown.recv_async().await;
+                Wake::Shutdown
+            })
+            .await
         })
         .await;
-        let read_len = match read {
-            None => return End::ServerShutdown,
-            Some(Ok(0)) => return End::ClientClosed,
-            Some(Ok(len)) => len,
-            Some(Err(error)) => return End::Io(error),
+        let read_len = match wake {
+            Wake::Shutdown => return End::ServerShutdown,
+            Wake::Outbox(Ready::Evicted) => return End::SlowConsumer,
+            Wake::Outbox(Ready::Data) => {
+                outbox.take(&mut pushes);
+                if let Err(end) = write(&mut stream, &pushes, outbox).await {
+                    return end;
+                }
+                pushes.clear();
+                continue;
+            }
+            Wake::Read(Ok(0)) => return End::ClientClosed,
+            Wake::Read(Ok(len)) => len,
+            Wake::Read(Err(error)) => return End::Io(error),
         };
         input.commit(read_len);
         loop {
-            let outcome = dispatch::process(core, &mut session, input.filled(), &mut output).await;
+            let outcome = dispatch::process(core, session, input.filled(), &mut output).await;
             input.consume(outcome.consumed);
             if !output.is_empty() {
-                if let Err(error) = stream.write_all(&output).await {
-                    return End::Io(error);
+                if let Err(end) = write(&mut stream, &output, outbox).await {
+                    return end;
                 }
                 output.clear();
             }
@@ -87,5 +125,19 @@ async fn run(core: &ShardCore, mut stream: TcpStream, shutdown: &flume::Receiver
                 break;
             }
         }
+    }
+}
+
+/// Writes all of `bytes`, unless the connection is evicted as a slow subscriber meanwhile.
+async fn write(stream: &mut TcpStream, bytes: &[u8], outbox: &Outbox) -> Result<(), End> {
+    let written = or(async { Some(stream.write_all(bytes).await) }, async {
+        outbox.evicted().await;
+        None
+    })
+    .await;
+    match written {
+        Some(Ok(())) => Ok(()),
+        Some(Err(error)) => Err(End::Io(error)),
+        None => Err(End::SlowConsumer),
     }
 }

@@ -1,21 +1,60 @@
 //! Where data files live and how they are named; listing a shard directory. No file contents are read here.
 //!
+//! Two keyspaces use these files: the store (`store/`) and the retained pub/sub messages (`retained/`).
+//!
 //! ```text
-//! <data_dir>/store/MANIFEST                                  format, generation, shard count, owner hash
-//! <data_dir>/store/gen-<g>/shard-<i>/snapshot-<seq:020>.snap  a complete snapshot (renamed from .snap.tmp)
-//! <data_dir>/store/gen-<g>/shard-<i>/wal-<seq:020>.log        a WAL segment
+//! <data_dir>/<keyspace>/MANIFEST                                  format, generation, shard count, owner hash
+//! <data_dir>/<keyspace>/gen-<g>/shard-<i>/snapshot-<seq:020>.snap  a complete snapshot (renamed from .snap.tmp)
+//! <data_dir>/<keyspace>/gen-<g>/shard-<i>/wal-<seq:020>.log        a WAL segment
 //! ```
 //!
 //! Sequence numbers are zero-padded so names sort like numbers. A snapshot `snapshot-S` holds every change made
 //! before WAL segment `S` was opened, so recovery loads it and replays every segment with `seq >= S`.
 
+use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use nexo_shards::hash::Namespace;
+
 use super::PersistError;
 
-/// Directory of the store engine under the data directory.
-pub const STORE_DIR: &str = "store";
+/// A map of names to values kept in a `Store` engine and persisted with these files; each has its own directory,
+/// MANIFEST and generations, and is routed to shards by its own owner-hash namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyspace {
+    /// The store engine's keys.
+    Store,
+    /// The retained pub/sub messages, keyed by topic.
+    Retained,
+}
+
+impl Keyspace {
+    /// Directory of the keyspace under the data directory.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Keyspace::Store => "store",
+            Keyspace::Retained => "retained",
+        }
+    }
+
+    /// The owner-hash namespace its names are routed by.
+    pub fn namespace(self) -> Namespace {
+        match self {
+            Keyspace::Store => Namespace::Store,
+            Keyspace::Retained => Namespace::PubSub,
+        }
+    }
+}
+
+impl fmt::Display for Keyspace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Keyspace::Store => "store",
+            Keyspace::Retained => "retained messages",
+        })
+    }
+}
 /// File naming the live generation of the store.
 pub const MANIFEST_FILE: &str = "MANIFEST";
 /// Suffix of files being written that are renamed into place once complete.
@@ -28,19 +67,19 @@ const SNAPSHOT_SUFFIX: &str = ".snap";
 const WAL_PREFIX: &str = "wal-";
 const WAL_SUFFIX: &str = ".log";
 
-/// `<data_dir>/store`.
-pub fn store_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join(STORE_DIR)
+/// `<data_dir>/<keyspace>`.
+pub fn keyspace_dir(data_dir: &Path, keyspace: Keyspace) -> PathBuf {
+    data_dir.join(keyspace.dir_name())
 }
 
-/// `<data_dir>/store/gen-<generation>`.
-pub fn generation_dir(data_dir: &Path, generation: u64) -> PathBuf {
-    store_dir(data_dir).join(format!("{GENERATION_PREFIX}{generation}"))
+/// `<data_dir>/<keyspace>/gen-<generation>`.
+pub fn generation_dir(data_dir: &Path, keyspace: Keyspace, generation: u64) -> PathBuf {
+    keyspace_dir(data_dir, keyspace).join(format!("{GENERATION_PREFIX}{generation}"))
 }
 
-/// `<data_dir>/store/gen-<generation>/shard-<shard_id>`.
-pub fn shard_dir(data_dir: &Path, generation: u64, shard_id: usize) -> PathBuf {
-    generation_dir(data_dir, generation).join(format!("{SHARD_PREFIX}{shard_id}"))
+/// `<data_dir>/<keyspace>/gen-<generation>/shard-<shard_id>`.
+pub fn shard_dir(data_dir: &Path, keyspace: Keyspace, generation: u64, shard_id: usize) -> PathBuf {
+    generation_dir(data_dir, keyspace, generation).join(format!("{SHARD_PREFIX}{shard_id}"))
 }
 
 /// The generation number of a directory named `gen-<g>`.
@@ -179,7 +218,7 @@ mod tests {
 
     #[test]
     fn directories_follow_the_layout() {
-        let dir = shard_dir(Path::new("/data"), 3, 1);
+        let dir = shard_dir(Path::new("/data"), Keyspace::Store, 3, 1);
         assert_eq!(dir, PathBuf::from("/data/store/gen-3/shard-1"));
         assert_eq!(parse_generation_dir_name("gen-3"), Some(3));
         assert_eq!(parse_generation_dir_name("gen-"), None);

@@ -1,4 +1,4 @@
-//! The store MANIFEST: which data generation is live, for how many shards, routed by which owner hash.
+//! A keyspace's MANIFEST: which data generation is live, for how many shards, routed by which owner hash.
 //!
 //! ```text
 //! nexo-store-manifest

@@ -1,9 +1,10 @@
 //! Persistence of engine state on glommio DMA files: record framing, WAL segments with group commit, snapshots,
-//! recovery, and the store's data generations (which let the shard count change without losing data).
+//! recovery, and the data generations of each keyspace (which let the shard count change without losing data).
 //!
-//! Owns every file under the data directory that the store writes. It never touches sockets, wire formats or other
-//! threads' state: each shard runs its own [`StorePersistence`] inside its executor, and only the start-up
-//! [`StoreDataPlan`] (built and committed on the main thread) spans shards. Engine state is reached only through
+//! Owns every file under the data directory that a keyspace (the store, the retained pub/sub messages) writes. It
+//! never touches sockets, wire formats or other threads' state: each shard runs one [`StorePersistence`] per
+//! keyspace inside its executor, and only the start-up [`KeyspacePlan`] (built and committed on the main thread)
+//! spans shards. Engine state is reached only through
 //! the `nexo_shards::store` API (`take_mutations` → [`StorePersistence::append`], `apply` at recovery,
 //! `snapshot_chunk` for snapshots).
 
@@ -28,7 +29,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-pub use plan::StoreDataPlan;
+pub use layout::Keyspace;
+pub use plan::KeyspacePlan;
 pub use store::{RecoveryReport, StorePersistence, SNAPSHOT_CHECK_INTERVAL, SNAPSHOT_CHUNK_KEYS};
 
 /// Log sequence number: the number of WAL bytes a shard has appended since it started, so LSNs only grow.
@@ -94,7 +96,7 @@ pub enum PersistError {
         source: io::Error,
     },
     /// The MANIFEST is unreadable or describes data this build cannot read.
-    #[error("store manifest {path}: {reason}")]
+    #[error("manifest {path}: {reason}")]
     Manifest { path: PathBuf, reason: String },
     /// A record passed its checksum but its contents do not decode: data from an incompatible build.
     #[error("{path}: record at byte {offset} does not decode: {reason}")]

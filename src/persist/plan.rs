@@ -1,10 +1,11 @@
-//! [`StoreDataPlan`]: which store data generation the shards recover from and write to, decided once at start-up
-//! on the main thread, before any shard runs, and committed once after every shard recovered.
+//! [`KeyspacePlan`]: which data generation of a keyspace (the store, the retained messages) the shards recover from
+//! and write to, decided once at start-up on the main thread, before any shard runs, and committed once after every
+//! shard recovered.
 //!
-//! A generation is a directory `store/gen-<g>/` with one sub-directory per shard. The MANIFEST names the live
+//! A generation is a directory `<keyspace>/gen-<g>/` with one sub-directory per shard. The MANIFEST names the live
 //! generation. Restarting with the same shard count (and owner hash) reuses it. Any change starts generation
 //! `g + 1`: every new shard reads every old shard directory, keeps the keys it now owns and snapshots them into the
-//! new generation; only when all shards succeeded does [`StoreDataPlan::commit`] switch the MANIFEST and delete the
+//! new generation; only when all shards succeeded does [`KeyspacePlan::commit`] switch the MANIFEST and delete the
 //! old generation. A crash before the switch leaves the old generation live, and the half-built one is deleted and
 //! rebuilt at the next start.
 
@@ -13,31 +14,32 @@ use std::path::{Path, PathBuf};
 
 use nexo_shards::hash::OWNER_HASH_NAME;
 
-use super::layout::{generation_dir, parse_generation_dir_name, store_dir};
+use super::layout::{generation_dir, keyspace_dir, parse_generation_dir_name, Keyspace};
 use super::manifest::{create_dir_durably, read_manifest, sync_dir, write_manifest, Manifest};
 use super::PersistError;
 
 /// First generation of a fresh data directory.
 const FIRST_GENERATION: u64 = 1;
 
-/// Where the store's data lives for this run, and where it is copied from when the shard count changed.
+/// Where a keyspace's data lives for this run, and where it is copied from when the shard count changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreDataPlan {
+pub struct KeyspacePlan {
     data_dir: PathBuf,
+    keyspace: Keyspace,
     /// The MANIFEST as found on disk, if any.
     current: Option<Manifest>,
     /// The generation this run writes to.
     target: Manifest,
 }
 
-impl StoreDataPlan {
-    /// Reads the MANIFEST under `data_dir` and decides the generation for `shard_count` shards: none → a fresh
+impl KeyspacePlan {
+    /// Reads the MANIFEST of `keyspace` under `data_dir` and decides the generation for `shard_count` shards: none → a fresh
     /// generation 1; same shard count and owner hash → reuse it; otherwise → reshard into a new generation.
     /// Deletes every `gen-*` directory the MANIFEST does not name (leftovers of an interrupted reshard).
     /// Blocking; call on the main thread before the shards start.
-    pub fn prepare(data_dir: &Path, shard_count: usize) -> Result<StoreDataPlan, PersistError> {
+    pub fn prepare(data_dir: &Path, keyspace: Keyspace, shard_count: usize) -> Result<KeyspacePlan, PersistError> {
         assert!(shard_count > 0, "a server always has at least one shard");
-        let root = store_dir(data_dir);
+        let root = keyspace_dir(data_dir, keyspace);
         create_dir_durably(&root)?;
         let current = read_manifest(&root)?;
         let target = match &current {
@@ -47,14 +49,19 @@ impl StoreDataPlan {
                 Manifest { generation: live.generation + 1, shard_count, hash_name: OWNER_HASH_NAME.to_string() }
             }
         };
-        remove_unnamed_generations(&root, current.as_ref().map(|live| live.generation))?;
-        create_dir_durably(&generation_dir(data_dir, target.generation))?;
-        Ok(StoreDataPlan { data_dir: data_dir.to_path_buf(), current, target })
+        remove_unnamed_generations(&root, keyspace, current.as_ref().map(|live| live.generation))?;
+        create_dir_durably(&generation_dir(data_dir, keyspace, target.generation))?;
+        Ok(KeyspacePlan { data_dir: data_dir.to_path_buf(), keyspace, current, target })
     }
 
     /// The data directory the plan was prepared for.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The keyspace the plan is for.
+    pub fn keyspace(&self) -> Keyspace {
+        self.keyspace
     }
 
     /// The generation this run reads (unless resharding) and writes.
@@ -86,10 +93,10 @@ impl StoreDataPlan {
         if self.current.as_ref() == Some(&self.target) {
             return Ok(());
         }
-        let root = store_dir(&self.data_dir);
+        let root = keyspace_dir(&self.data_dir, self.keyspace);
         write_manifest(&root, &self.target)?;
         if let Some((old_generation, _)) = self.reshard_source() {
-            let old = generation_dir(&self.data_dir, old_generation);
+            let old = generation_dir(&self.data_dir, self.keyspace, old_generation);
             fs::remove_dir_all(&old).map_err(|error| PersistError::io("removing old generation", &old, error))?;
             sync_dir(&root)?;
         }
@@ -98,7 +105,7 @@ impl StoreDataPlan {
 }
 
 /// Deletes every `gen-*` directory under `root` other than `live`.
-fn remove_unnamed_generations(root: &Path, live: Option<u64>) -> Result<(), PersistError> {
+fn remove_unnamed_generations(root: &Path, keyspace: Keyspace, live: Option<u64>) -> Result<(), PersistError> {
     let entries = fs::read_dir(root).map_err(|error| PersistError::io("listing", root, error))?;
     let mut removed = false;
     for entry in entries {
@@ -106,7 +113,10 @@ fn remove_unnamed_generations(root: &Path, live: Option<u64>) -> Result<(), Pers
         let generation = entry.file_name().to_str().and_then(parse_generation_dir_name);
         if generation.is_some() && generation != live {
             let path = entry.path();
-            eprintln!("nexo: store: removing {} (not named by the MANIFEST: an interrupted start)", path.display());
+            eprintln!(
+                "nexo: {keyspace}: removing {} (not named by the MANIFEST: an interrupted start)",
+                path.display()
+            );
             fs::remove_dir_all(&path).map_err(|error| PersistError::io("removing", &path, error))?;
             removed = true;
         }
@@ -129,10 +139,10 @@ mod tests {
     #[test]
     fn fresh_directory_starts_generation_one_and_commit_writes_the_manifest() -> Result<(), PersistError> {
         let dir = temp();
-        let plan = StoreDataPlan::prepare(dir.path(), 2)?;
+        let plan = KeyspacePlan::prepare(dir.path(), Keyspace::Store, 2)?;
         assert_eq!((plan.generation(), plan.shard_count(), plan.reshard_source()), (1, 2, None));
         plan.commit()?;
-        let again = StoreDataPlan::prepare(dir.path(), 2)?;
+        let again = KeyspacePlan::prepare(dir.path(), Keyspace::Store, 2)?;
         assert_eq!((again.generation(), again.reshard_source()), (1, None));
         Ok(())
     }
@@ -140,27 +150,27 @@ mod tests {
     #[test]
     fn a_new_shard_count_reshards_into_the_next_generation() -> Result<(), PersistError> {
         let dir = temp();
-        StoreDataPlan::prepare(dir.path(), 2)?.commit()?;
-        let plan = StoreDataPlan::prepare(dir.path(), 3)?;
+        KeyspacePlan::prepare(dir.path(), Keyspace::Store, 2)?.commit()?;
+        let plan = KeyspacePlan::prepare(dir.path(), Keyspace::Store, 3)?;
         assert_eq!((plan.generation(), plan.reshard_source()), (2, Some((1, 2))));
         plan.commit()?;
-        assert!(!generation_dir(dir.path(), 1).exists());
-        assert_eq!(StoreDataPlan::prepare(dir.path(), 3)?.reshard_source(), None);
+        assert!(!generation_dir(dir.path(), Keyspace::Store, 1).exists());
+        assert_eq!(KeyspacePlan::prepare(dir.path(), Keyspace::Store, 3)?.reshard_source(), None);
         Ok(())
     }
 
     #[test]
     fn an_uncommitted_reshard_is_discarded_and_redone() -> Result<(), PersistError> {
         let dir = temp();
-        StoreDataPlan::prepare(dir.path(), 2)?.commit()?;
-        let crashed = StoreDataPlan::prepare(dir.path(), 3)?;
-        fs::create_dir_all(shard_dir(dir.path(), 2, 0)).expect("mkdir");
-        fs::write(shard_dir(dir.path(), 2, 0).join("junk"), b"half-built").expect("write");
+        KeyspacePlan::prepare(dir.path(), Keyspace::Store, 2)?.commit()?;
+        let crashed = KeyspacePlan::prepare(dir.path(), Keyspace::Store, 3)?;
+        fs::create_dir_all(shard_dir(dir.path(), Keyspace::Store, 2, 0)).expect("mkdir");
+        fs::write(shard_dir(dir.path(), Keyspace::Store, 2, 0).join("junk"), b"half-built").expect("write");
         drop(crashed);
-        let redo = StoreDataPlan::prepare(dir.path(), 3)?;
+        let redo = KeyspacePlan::prepare(dir.path(), Keyspace::Store, 3)?;
         assert_eq!(redo.reshard_source(), Some((1, 2)));
-        assert!(!shard_dir(dir.path(), 2, 0).exists(), "half-built generation removed");
-        assert!(generation_dir(dir.path(), 1).exists(), "live generation kept");
+        assert!(!shard_dir(dir.path(), Keyspace::Store, 2, 0).exists(), "half-built generation removed");
+        assert!(generation_dir(dir.path(), Keyspace::Store, 1).exists(), "live generation kept");
         Ok(())
     }
 }

@@ -10,11 +10,12 @@ use std::fs;
 use std::ops::Range;
 use std::path::Path;
 
-use nexo_shards::hash::{owner, Namespace};
+use nexo_shards::hash::owner;
 use nexo_shards::store::{decode_snapshot_chunk, Mutation, Store, StoreConfig};
 use nexo_shards::Millis;
 
 use super::layout::{list_shard_dir, shard_dir, snapshot_file_name, wal_file_name};
+use super::plan::KeyspacePlan;
 use super::record::{scan_records, StopReason, RECORD_HEADER_BYTES};
 use super::PersistError;
 
@@ -102,18 +103,18 @@ pub fn replay_shard_dir(
 /// replayed into a temporary store of its own (so a `FlushAll` there clears only that shard's keys), keeping only
 /// the keys the new shard owns, which are then moved into `store`. Old files are only read.
 pub fn reshard_into(
-    data_dir: &Path,
+    plan: &KeyspacePlan,
     (old_generation, old_count): (u64, usize),
     shard_id: usize,
-    shard_count: usize,
     store: &mut Store,
     now: Millis,
 ) -> Result<Replay, PersistError> {
-    let owned = |key: &str| owner(Namespace::Store, key.as_bytes(), shard_count) == shard_id;
+    let (keyspace, shard_count) = (plan.keyspace(), plan.shard_count());
+    let owned = |key: &str| owner(keyspace.namespace(), key.as_bytes(), shard_count) == shard_id;
     let mut total = Replay::default();
     for old_shard in 0..old_count {
-        let dir = shard_dir(data_dir, old_generation, old_shard);
-        let label = format!("shard {shard_id} (resharding from old shard {old_shard})");
+        let dir = shard_dir(plan.data_dir(), keyspace, old_generation, old_shard);
+        let label = format!("shard {shard_id} {keyspace} (resharding from old shard {old_shard})");
         let mut temporary = Store::new(StoreConfig::default(), TEMPORARY_STORE_SEED);
         let replay = replay_shard_dir(&dir, &label, &mut temporary, now, Repair::ReadOnly, &owned)?;
         total.records_replayed += replay.records_replayed;

@@ -17,9 +17,9 @@ use nexo_shards::store::{Mutation, Store};
 use nexo_shards::Millis;
 
 use super::commit::GroupCommit;
-use super::layout::shard_dir;
+use super::layout::{shard_dir, Keyspace};
 use super::manifest::create_dir_durably;
-use super::plan::StoreDataPlan;
+use super::plan::KeyspacePlan;
 use super::record::encode_record;
 use super::recovery::{replay_shard_dir, reshard_into, Repair, Replay};
 use super::snapshot::{write_snapshot, Snapshotter};
@@ -32,9 +32,11 @@ pub use super::snapshot::{SNAPSHOT_CHECK_INTERVAL, SNAPSHOT_CHUNK_KEYS};
 const RESHARD_SNAPSHOT_SEQ: u64 = 1;
 
 /// What recovery did, for the start-up log and the dashboard.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryReport {
-    /// Keys in the store after recovery.
+    /// What was recovered.
+    pub keyspace: Keyspace,
+    /// Keys in the keyspace after recovery.
     pub keys_loaded: usize,
     /// WAL records replayed (over every old shard when resharding).
     pub records_replayed: u64,
@@ -44,12 +46,19 @@ pub struct RecoveryReport {
     pub resharded_from: Option<usize>,
 }
 
+impl RecoveryReport {
+    /// The report of a keyspace recovered from nothing.
+    pub fn empty(keyspace: Keyspace) -> RecoveryReport {
+        RecoveryReport { keyspace, keys_loaded: 0, records_replayed: 0, bytes_truncated: 0, resharded_from: None }
+    }
+}
+
 impl fmt::Display for RecoveryReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "store recovered: {} keys, {} WAL records replayed, {} torn bytes dropped",
-            self.keys_loaded, self.records_replayed, self.bytes_truncated
+            "{} recovered: {} keys, {} WAL records replayed, {} torn bytes dropped",
+            self.keyspace, self.keys_loaded, self.records_replayed, self.bytes_truncated
         )?;
         if let Some(old_count) = self.resharded_from {
             write!(f, ", re-routed from {old_count} shards")?;
@@ -73,10 +82,10 @@ impl StorePersistence {
     ///
     /// When `plan` reshards, this reads every old shard directory, keeps the keys this shard owns under the new
     /// shard count, and writes them as a synced snapshot into the new generation. The new data becomes the live
-    /// data only with [`StoreDataPlan::commit`], after every shard returned `Ok`; the shard must not acknowledge
+    /// data only with [`KeyspacePlan::commit`], after every shard returned `Ok`; the shard must not acknowledge
     /// writes before that.
     pub async fn recover(
-        plan: &StoreDataPlan,
+        plan: &KeyspacePlan,
         shard_id: usize,
         store: Rc<RefCell<Store>>,
         now: Millis,
@@ -84,8 +93,8 @@ impl StorePersistence {
         snapshot_wal_bytes: u64,
     ) -> Result<(StorePersistence, RecoveryReport), PersistError> {
         assert!(shard_id < plan.shard_count(), "shard {shard_id} of {}", plan.shard_count());
-        let dir = shard_dir(plan.data_dir(), plan.generation(), shard_id);
-        let label = format!("shard {shard_id}");
+        let dir = shard_dir(plan.data_dir(), plan.keyspace(), plan.generation(), shard_id);
+        let label = format!("shard {shard_id} {}", plan.keyspace());
         let replay = match plan.reshard_source() {
             None => {
                 create_dir_durably(&dir)?;
@@ -101,6 +110,7 @@ impl StorePersistence {
             Rc::new(Snapshotter::new(dir, label, store.clone(), commit.clone(), snapshot_wal_bytes, recovered));
         let checks = glommio::spawn_local(snapshotter.clone().run_checks());
         let report = RecoveryReport {
+            keyspace: plan.keyspace(),
             keys_loaded: store.borrow().len(),
             records_replayed: replay.records_replayed,
             bytes_truncated: replay.bytes_truncated,
@@ -164,7 +174,7 @@ impl StorePersistence {
 /// Rebuilds this shard's directory of the new generation from the old generation (see [`reshard_into`]) and
 /// snapshots the result there.
 async fn reshard(
-    plan: &StoreDataPlan,
+    plan: &KeyspacePlan,
     source: (u64, usize),
     shard_id: usize,
     dir: &Path,
@@ -175,8 +185,7 @@ async fn reshard(
         fs::remove_dir_all(dir).map_err(|error| PersistError::io("removing", dir, error))?;
     }
     create_dir_durably(dir)?;
-    let shard_count = plan.shard_count();
-    let mut replay = reshard_into(plan.data_dir(), source, shard_id, shard_count, &mut store.borrow_mut(), now)?;
+    let mut replay = reshard_into(plan, source, shard_id, &mut store.borrow_mut(), now)?;
     replay.snapshot_bytes = write_snapshot(dir, RESHARD_SNAPSHOT_SEQ, store).await?;
     replay.snapshot_seq = Some(RESHARD_SNAPSHOT_SEQ);
     replay.max_seq = RESHARD_SNAPSHOT_SEQ;

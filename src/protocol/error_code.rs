@@ -1,7 +1,7 @@
 //! Stable numeric error codes carried by error frames. Numbers are documented in `docs/protocol.md` and never
 //! reused; the human message beside each code says what went wrong and what to do.
 //!
-//! Ranges: `1–99` framing, connection and arguments; `100–199` store.
+//! Ranges: `1–99` framing, connection and arguments; `100–199` store; `200–299` pub/sub.
 
 wire_enum! {
     /// A stable error code of the native protocol.
@@ -38,6 +38,10 @@ wire_enum! {
         Overflow = 101,
         /// `--store-maxmemory` is reached and the eviction policy could not make room.
         OutOfMemory = 102,
+        /// A publish topic is empty, over 64 KiB, contains NUL, or contains the wildcard characters `+` or `#`.
+        InvalidTopic = 200,
+        /// A subscription filter is empty, over 64 KiB, contains NUL, or has `#` anywhere but as the last level.
+        InvalidFilter = 201,
     }
 }
 

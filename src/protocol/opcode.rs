@@ -36,6 +36,16 @@ wire_enum! {
         StoreDbsize = 0x010C,
         /// Store: delete every key.
         StoreFlushAll = 0x010D,
+        /// Pub/sub: subscribe this connection to a topic filter under a client-chosen subscription id.
+        PubSubSubscribe = 0x0201,
+        /// Pub/sub: end this connection's subscription to a filter.
+        PubSubUnsubscribe = 0x0202,
+        /// Pub/sub: publish a message to a topic (optionally retained, with a TTL).
+        PubSubPublish = 0x0203,
+        /// Pub/sub: remove a topic's retained message without publishing.
+        PubSubClearRetained = 0x0204,
+        /// Pub/sub push (server → client only): a message for one or more subscriptions of the connection.
+        PubSubMessage = 0x0205,
     }
 }
 

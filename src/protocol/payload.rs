@@ -20,6 +20,8 @@ pub enum WireError {
     InvalidUtf8 { field: &'static str },
     #[error("field `{field}` has invalid value {value}")]
     InvalidEnum { field: &'static str, value: u8 },
+    #[error("{opcode} frames are sent by the server only; a client cannot send one")]
+    ServerOnly { opcode: &'static str },
 }
 
 /// Reads fields front to back from one frame's payload.

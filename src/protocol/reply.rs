@@ -5,6 +5,7 @@
 
 use super::error_code::ErrorCode;
 use super::frame::{write_frame, FrameKind};
+use super::opcode::Opcode;
 use super::payload::{write_bytes, write_i64, write_string, write_u16, write_u32, write_u64, write_u8, write_value};
 use nexo_shards::value::Value;
 
@@ -68,6 +69,27 @@ impl Reply {
     }
 }
 
+/// Flag bit of a `PubSubMessage` push: the message is a retained value sent because of a new subscription.
+pub const MESSAGE_FLAG_RETAINED: u8 = 1;
+
+/// One pub/sub message as a `PubSubMessage` push frame (request id 0) for one connection:
+///
+/// ```text
+/// u8 flags (bit 0 retained) | string topic | value | u32 id_count | id_count × u32 subscription_id
+/// ```
+pub fn encode_message_push(retained: bool, topic: &str, value: &Value, subscription_ids: &[u32], out: &mut Vec<u8>) {
+    const PUSH_REQUEST_ID: u32 = 0;
+    write_frame(out, Opcode::PubSubMessage as u16, FrameKind::Push, PUSH_REQUEST_ID, |out| {
+        write_u8(out, if retained { MESSAGE_FLAG_RETAINED } else { 0 });
+        write_string(out, topic);
+        write_value(out, value.tag, &value.bytes);
+        write_u32(out, list_len(subscription_ids.len()));
+        for &id in subscription_ids {
+            write_u32(out, id);
+        }
+    });
+}
+
 /// Appends an error frame: `u16 code` + `string message`.
 pub fn encode_error(opcode: u16, request_id: u32, code: ErrorCode, message: &str, out: &mut Vec<u8>) {
     write_frame(out, opcode, FrameKind::Error, request_id, |out| {
@@ -86,7 +108,8 @@ fn write_optional_value(out: &mut Vec<u8>, value: Option<&Value>) {
     }
 }
 
-/// List lengths are bounded by the number of keys in one request frame, far below `u32::MAX`.
+/// List lengths are bounded by the number of keys in one request frame or the subscriptions of one connection,
+/// far below `u32::MAX`.
 fn list_len(len: usize) -> u32 {
     u32::try_from(len).expect("list lengths are bounded by the request frame")
 }

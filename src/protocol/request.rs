@@ -84,6 +84,23 @@ pub enum Request<'a> {
     },
     StoreDbsize,
     StoreFlushAll,
+    PubSubSubscribe {
+        filter: &'a str,
+        subscription_id: u32,
+    },
+    PubSubUnsubscribe {
+        filter: &'a str,
+    },
+    /// `ttl_ms == 0` means no TTL; a TTL applies only to the retained copy.
+    PubSubPublish {
+        topic: &'a str,
+        value: WireValue<'a>,
+        retain: bool,
+        ttl_ms: u64,
+    },
+    PubSubClearRetained {
+        topic: &'a str,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -119,6 +136,19 @@ impl<'a> Request<'a> {
             },
             Opcode::StoreDbsize => Request::StoreDbsize,
             Opcode::StoreFlushAll => Request::StoreFlushAll,
+            Opcode::PubSubSubscribe => Request::PubSubSubscribe {
+                filter: reader.string("filter")?,
+                subscription_id: reader.u32("subscription_id")?,
+            },
+            Opcode::PubSubUnsubscribe => Request::PubSubUnsubscribe { filter: reader.string("filter")? },
+            Opcode::PubSubPublish => Request::PubSubPublish {
+                topic: reader.string("topic")?,
+                value: wire_value(&mut reader, "value")?,
+                retain: flag(&mut reader, "retain")?,
+                ttl_ms: reader.u64("ttl_ms")?,
+            },
+            Opcode::PubSubClearRetained => Request::PubSubClearRetained { topic: reader.string("topic")? },
+            Opcode::PubSubMessage => return Err(WireError::ServerOnly { opcode: opcode.name() }),
         };
         reader.finish()?;
         Ok(request)
@@ -128,6 +158,15 @@ impl<'a> Request<'a> {
 fn wire_value<'a>(reader: &mut PayloadReader<'a>, field: &'static str) -> Result<WireValue<'a>, WireError> {
     let (tag, bytes) = reader.value(field)?;
     Ok(WireValue { tag, bytes })
+}
+
+/// A `u8` that must be 0 or 1.
+fn flag(reader: &mut PayloadReader<'_>, field: &'static str) -> Result<bool, WireError> {
+    match reader.u8(field)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        value => Err(WireError::InvalidEnum { field, value }),
+    }
 }
 
 fn set_condition(reader: &mut PayloadReader<'_>) -> Result<SetCondition, WireError> {

@@ -1,15 +1,16 @@
 //! The life of one shard thread: executor, recovery, listening, serving, draining, syncing.
 
-use super::{store_config, Control, Event, IO_MEMORY_BYTES};
+use super::{store_config, Control, DataPlans, Event, IO_MEMORY_BYTES};
 use crate::clock;
 use crate::config::Config;
-use crate::dispatch::{serve_inbox, ShardCore, ShardMessage};
+use crate::dispatch::{serve_inbox, Persisted, ShardCore, ShardMessage};
 use crate::net::{accept_loop, ConnectionTracker};
-use crate::persist::{StoreDataPlan, StorePersistence};
+use crate::persist::{FsyncPolicy, KeyspacePlan, PersistError, RecoveryReport, StorePersistence};
 use futures_lite::future::or;
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 use nexo_shards::store::Store;
+use nexo_shards::store::StoreConfig;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ const DRAIN_POLL: Duration = Duration::from_millis(10);
 pub(super) struct ShardSeed {
     pub shard_id: usize,
     pub config: Arc<Config>,
-    pub plan: Arc<StoreDataPlan>,
+    pub plans: Arc<DataPlans>,
     pub inbox: flume::Receiver<ShardMessage>,
     pub inboxes: Vec<flume::Sender<ShardMessage>>,
     pub control: flume::Receiver<Control>,
@@ -53,33 +54,30 @@ pub(super) fn run_thread(seed: ShardSeed, placement: Placement) {
 }
 
 async fn run_shard(seed: ShardSeed) {
-    let ShardSeed { shard_id, config, plan, inbox, inboxes, control, shutdown, events } = seed;
+    let ShardSeed { shard_id, config, plans, inbox, inboxes, control, shutdown, events } = seed;
     let report = |event: Event| {
         // The main thread outlives every shard except when the process is already exiting.
         let _ = events.send(event);
     };
-    let store = Rc::new(RefCell::new(Store::new(store_config(&config), shard_id as u64)));
-    let recovered = StorePersistence::recover(
-        &plan,
-        shard_id,
-        Rc::clone(&store),
-        clock::now_ms(),
-        config.store_fsync,
-        config.store_snapshot_wal_bytes,
-    )
-    .await;
-    drop(plan);
-    let persistence = match recovered {
-        Ok((persistence, recovery)) => {
-            report(Event::Recovered { shard: shard_id, report: recovery });
-            persistence
+    let snapshot_wal_bytes = config.store_snapshot_wal_bytes;
+    let store = recover(&plans.store, shard_id, store_config(&config), config.store_fsync, snapshot_wal_bytes).await;
+    let retained =
+        recover(&plans.retained, shard_id, StoreConfig::default(), config.retained_fsync, snapshot_wal_bytes).await;
+    drop(plans);
+    let (store, retained) = match (store, retained) {
+        (Ok((store, store_report)), Ok((retained, retained_report))) => {
+            report(Event::Recovered { shard: shard_id, reports: vec![store_report, retained_report] });
+            (store, retained)
         }
-        Err(error) => return report(Event::Failed { shard: shard_id, message: error.to_string() }),
+        (store, retained) => {
+            let message = [store.err(), retained.err()].into_iter().flatten().map(|error| error.to_string());
+            return report(Event::Failed { shard: shard_id, message: message.collect::<Vec<_>>().join("; ") });
+        }
     };
     let port = match control.recv_async().await {
         Ok(Control::Start { port }) => port,
         Ok(Control::Stop) | Err(_) => {
-            shutdown_persistence(shard_id, &persistence).await;
+            shutdown_persistence(shard_id, &[&store, &retained]).await;
             return report(Event::Exited { shard: shard_id });
         }
     };
@@ -98,7 +96,7 @@ async fn run_shard(seed: ShardSeed) {
     };
 
     let grace = Duration::from_millis(config.shutdown_grace_ms);
-    let core = Rc::new(ShardCore::new(shard_id, config, store, persistence, inboxes));
+    let core = Rc::new(ShardCore::new(shard_id, config, store, retained, inboxes));
     glommio::spawn_local(serve_inbox(Rc::clone(&core), inbox)).detach();
     glommio::spawn_local(expire_keys(Rc::clone(&core), shutdown.clone())).detach();
     accept_loop(Rc::clone(&core), listener, shutdown).await;
@@ -107,7 +105,7 @@ async fn run_shard(seed: ShardSeed) {
     // Other shards may still forward requests here until every shard has drained; the inbox task keeps serving
     // them until the main thread says stop.
     let _ = control.recv_async().await;
-    shutdown_persistence(shard_id, &core.persistence).await;
+    shutdown_persistence(shard_id, &[&core.store, &core.retained]).await;
     report(Event::Exited { shard: shard_id });
 }
 
@@ -119,13 +117,30 @@ async fn drain(tracker: &ConnectionTracker, grace: Duration) {
     }
 }
 
-async fn shutdown_persistence(shard_id: usize, persistence: &StorePersistence) {
-    if let Err(error) = persistence.shutdown().await {
-        eprintln!("nexo: shard {shard_id}: syncing store files at shutdown failed: {error}");
+/// Recovers one keyspace of this shard into a new engine and starts its persistence.
+async fn recover(
+    plan: &KeyspacePlan,
+    shard_id: usize,
+    engine_config: StoreConfig,
+    policy: FsyncPolicy,
+    snapshot_wal_bytes: u64,
+) -> Result<(Persisted, RecoveryReport), PersistError> {
+    let store = Rc::new(RefCell::new(Store::new(engine_config, shard_id as u64)));
+    let (persistence, report) =
+        StorePersistence::recover(plan, shard_id, Rc::clone(&store), clock::now_ms(), policy, snapshot_wal_bytes)
+            .await?;
+    Ok((Persisted { store, persistence }, report))
+}
+
+async fn shutdown_persistence(shard_id: usize, keyspaces: &[&Persisted]) {
+    for keyspace in keyspaces {
+        if let Err(error) = keyspace.persistence.shutdown().await {
+            eprintln!("nexo: shard {shard_id}: syncing data files at shutdown failed: {error}");
+        }
     }
 }
 
-/// Active expiry: removes expired keys from memory every tick, in bounded passes.
+/// Active expiry: removes expired store keys and retained messages from memory every tick, in bounded passes.
 async fn expire_keys(core: Rc<ShardCore>, shutdown: flume::Receiver<()>) {
     loop {
         let stopped = or(
@@ -143,8 +158,12 @@ async fn expire_keys(core: Rc<ShardCore>, shutdown: flume::Receiver<()>) {
         if stopped {
             return;
         }
-        while core.store.borrow_mut().expire_due(clock::now_ms(), EXPIRY_BATCH_KEYS) == EXPIRY_BATCH_KEYS {
-            glommio::yield_if_needed().await;
+        for keyspace in [&core.store, &core.retained] {
+            while keyspace.store.borrow_mut().expire_due(clock::now_ms(), EXPIRY_BATCH_KEYS) == EXPIRY_BATCH_KEYS {
+                glommio::yield_if_needed().await;
+            }
         }
+        // Expired retained messages leave their topics in the retained index until it is rebuilt.
+        core.pubsub.borrow_mut().retained_index.prune_if_stale(&core.retained.store.borrow());
     }
 }

@@ -4,7 +4,7 @@
 use nexo::client::{requests, Client, Response};
 use nexo::protocol::{Opcode, SetCondition};
 use nexo_shards::value::ContentTag;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -63,6 +63,11 @@ impl Server {
             }
         };
         Server { child: Some(child), address, dashboard }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server is running").id()
     }
 
     pub fn client(&self) -> Client {
@@ -131,7 +136,7 @@ pub fn set_text(client: &mut Client, key: &str, text: &str) {
 
 /// The text stored under `key`, or `None` when absent.
 pub fn get_text(client: &mut Client, key: &str) -> Option<String> {
-    text_of(&ok(client, Opcode::StoreGet, &requests::key(key)))
+    text_of(&ok(client, Opcode::StoreGet, &requests::name(key)))
 }
 
 /// The text in a successful `StoreGet` reply, or `None` when the key was absent.
@@ -145,6 +150,23 @@ fn text_of(response: &Response) -> Option<String> {
             Some(String::from_utf8(bytes.to_vec()).expect("utf8 value"))
         }
     }
+}
+
+/// The raw HTTP response to `GET path` from the dashboard at `address`.
+pub fn http_get(address: SocketAddr, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the dashboard");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    response
+}
+
+/// The per-shard objects of `/api/stats` (the server must run with a dashboard).
+pub fn shard_stats(server: &Server) -> Vec<serde_json::Value> {
+    let response = http_get(server.dashboard.expect("the server runs a dashboard"), "/api/stats");
+    let body = response.split("\r\n\r\n").nth(1).expect("a body");
+    let parsed: serde_json::Value = serde_json::from_str(body).expect("stats are JSON");
+    parsed["shards"].as_array().expect("a shard list").clone()
 }
 
 /// Every file below `dir` (recursively) whose extension is `extension`.
@@ -167,7 +189,7 @@ pub fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
 /// The texts stored under `keys`, read with one pipelined burst of GETs.
 pub fn get_texts(client: &mut Client, keys: &[String]) -> Vec<Option<String>> {
     for key in keys {
-        client.send(Opcode::StoreGet, &requests::key(key));
+        client.send(Opcode::StoreGet, &requests::name(key));
     }
     client.flush().expect("send the GETs");
     keys.iter().map(|_| text_of(&client.receive().expect("a GET reply"))).collect()

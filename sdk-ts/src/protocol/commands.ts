@@ -24,6 +24,10 @@ const SET_TRAILER = 1 + U64_BYTES;
 const MAX_UTF8_PER_UNIT = 3;
 /** `u8 found` + `u8 tag` + `u32 length` in front of the bytes of a found optional value. */
 const FOUND_VALUE_HEADER = 6;
+/** `u8 retain` + `u64 ttl_ms` after the value of a `PubSubPublish`. */
+const PUBLISH_TRAILER = 1 + U64_BYTES;
+/** Bit of a `PubSubMessage`'s flags byte that marks a retained value; other bits are reserved and ignored. */
+const RETAINED_FLAG = 0x01;
 
 function request(capacity: number): FrameWriter {
   return new FrameWriter(capacity);
@@ -35,6 +39,11 @@ function wireLength(data: string | Uint8Array): number {
 
 function finish(writer: FrameWriter, opcode: number): Buffer {
   return writer.finish(opcode, FrameKind.Request);
+}
+
+/** Capacity of a payload that is one string (a key, topic or filter) plus `extra` fixed bytes. */
+function stringCapacity(text: string, extra = 0): number {
+  return LENGTH_OVERHEAD + text.length * MAX_UTF8_PER_UNIT + extra;
 }
 
 function keyList(opcode: number, keys: readonly string[]): Buffer {
@@ -54,12 +63,11 @@ export const encode = {
     return finish(request(LENGTH_OVERHEAD + payload.length).bytes(payload), Opcode.Ping);
   },
   set(key: string, value: WireValue, condition: SetCondition, ttlMs: number): Buffer {
-    const capacity =
-      LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT + VALUE_OVERHEAD + wireLength(value.data) + SET_TRAILER;
+    const capacity = stringCapacity(key, VALUE_OVERHEAD + wireLength(value.data) + SET_TRAILER);
     return finish(request(capacity).string(key).value(value).u8(condition).u64(ttlMs), Opcode.StoreSet);
   },
   get(key: string): Buffer {
-    return finish(request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT).string(key), Opcode.StoreGet);
+    return finish(request(stringCapacity(key)).string(key), Opcode.StoreGet);
   },
   del(keys: readonly string[]): Buffer {
     return keyList(Opcode.StoreDel, keys);
@@ -68,31 +76,21 @@ export const encode = {
     return keyList(Opcode.StoreExists, keys);
   },
   expire(key: string, ttlMs: number): Buffer {
-    return finish(
-      request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT + U64_BYTES)
-        .string(key)
-        .u64(ttlMs),
-      Opcode.StoreExpire,
-    );
+    return finish(request(stringCapacity(key, U64_BYTES)).string(key).u64(ttlMs), Opcode.StoreExpire);
   },
   persist(key: string): Buffer {
-    return finish(request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT).string(key), Opcode.StorePersist);
+    return finish(request(stringCapacity(key)).string(key), Opcode.StorePersist);
   },
   ttl(key: string): Buffer {
-    return finish(request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT).string(key), Opcode.StoreTtl);
+    return finish(request(stringCapacity(key)).string(key), Opcode.StoreTtl);
   },
   incrBy(key: string, delta: number | bigint): Buffer {
-    return finish(
-      request(LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT + U64_BYTES)
-        .string(key)
-        .i64(delta),
-      Opcode.StoreIncrBy,
-    );
+    return finish(request(stringCapacity(key, U64_BYTES)).string(key).i64(delta), Opcode.StoreIncrBy);
   },
   mset(entries: ReadonlyArray<readonly [string, WireValue]>): Buffer {
     let capacity = LENGTH_OVERHEAD;
     for (const [key, value] of entries) {
-      capacity += LENGTH_OVERHEAD + key.length * MAX_UTF8_PER_UNIT + VALUE_OVERHEAD + wireLength(value.data);
+      capacity += stringCapacity(key, VALUE_OVERHEAD + wireLength(value.data));
     }
     const writer = request(capacity).u32(entries.length);
     for (const [key, value] of entries) writer.string(key).value(value);
@@ -116,6 +114,29 @@ export const encode = {
   flushAll(): Buffer {
     return finish(request(0), Opcode.StoreFlushAll);
   },
+  subscribe(filter: string, subscriptionId: number): Buffer {
+    return finish(
+      request(stringCapacity(filter, U32_BYTES)).string(filter).u32(subscriptionId),
+      Opcode.PubSubSubscribe,
+    );
+  },
+  unsubscribe(filter: string): Buffer {
+    return finish(request(stringCapacity(filter)).string(filter), Opcode.PubSubUnsubscribe);
+  },
+  publish(topic: string, value: WireValue, retain: boolean, ttlMs: number): Buffer {
+    const capacity = stringCapacity(topic, VALUE_OVERHEAD + wireLength(value.data) + PUBLISH_TRAILER);
+    return finish(
+      request(capacity)
+        .string(topic)
+        .value(value)
+        .u8(retain ? 1 : 0)
+        .u64(ttlMs),
+      Opcode.PubSubPublish,
+    );
+  },
+  clearRetained(topic: string): Buffer {
+    return finish(request(stringCapacity(topic)).string(topic), Opcode.PubSubClearRetained);
+  },
 };
 
 /** What the server says about itself in its `Hello` reply. */
@@ -130,6 +151,16 @@ export interface ServerInfo {
 export interface ScanPage {
   cursor: bigint;
   keys: string[];
+}
+
+/** A `PubSubMessage` push: one message and the ids of every subscription of this connection that it matched. */
+export interface PushedMessage {
+  /** A retained value the server replayed because a subscription was made, not a live publish. */
+  retained: boolean;
+  topic: string;
+  /** The application value, decoded like a stored value. */
+  value: unknown;
+  subscriptionIds: number[];
 }
 
 /** Runs `read` over the whole payload; bytes left over mean the reply does not have the expected shape. */
@@ -148,7 +179,7 @@ function list<T>(reader: PayloadReader, what: string, readItem: (reader: Payload
   return items;
 }
 
-/** Each decoder reads one reply payload completely; a mismatch throws `ProtocolError`. */
+/** Each decoder reads one reply (or push) payload completely; a mismatch throws `ProtocolError`. */
 export const decode = {
   hello: (payload: Buffer): ServerInfo =>
     readAll(payload, 'Hello', (reader) => ({
@@ -180,6 +211,18 @@ export const decode = {
       cursor: reader.u64('next_cursor'),
       keys: list(reader, 'key', (item) => item.string('key')),
     })),
+  message: (payload: Buffer): PushedMessage =>
+    readAll(payload, 'PubSubMessage', (reader) => {
+      const flags = reader.u8('flags');
+      const topic = reader.string('topic');
+      const { tag, data } = reader.value('value');
+      return {
+        retained: (flags & RETAINED_FLAG) !== 0,
+        topic,
+        value: fromWireValue(tag, data),
+        subscriptionIds: list(reader, 'subscription id', (item) => item.u32('subscription id')),
+      };
+    }),
   error: (payload: Buffer): { code: number; message: string } =>
     readAll(payload, 'error', (reader) => ({ code: reader.u16('code'), message: reader.string('message') })),
 };

@@ -4,7 +4,7 @@
 /** Protocol version this SDK speaks in its `Hello`. */
 export const PROTOCOL_VERSION = 1;
 
-/** Commands of the native protocol: `0x00xx` connection, `0x01xx` store. */
+/** Commands of the native protocol: `0x00xx` connection, `0x01xx` store, `0x02xx` pub/sub. */
 export const Opcode = {
   Hello: 0x0001,
   Ping: 0x0002,
@@ -21,6 +21,11 @@ export const Opcode = {
   StoreScan: 0x010b,
   StoreDbsize: 0x010c,
   StoreFlushAll: 0x010d,
+  PubSubSubscribe: 0x0201,
+  PubSubUnsubscribe: 0x0202,
+  PubSubPublish: 0x0203,
+  PubSubClearRetained: 0x0204,
+  PubSubMessage: 0x0205,
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
@@ -42,6 +47,8 @@ export const ErrorCode = {
   NotAnInteger: 100,
   Overflow: 101,
   OutOfMemory: 102,
+  InvalidTopic: 200,
+  InvalidFilter: 201,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

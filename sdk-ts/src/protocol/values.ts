@@ -19,7 +19,7 @@ export function toWireValue(value: unknown): WireValue {
   }
   const json = JSON.stringify(value);
   if (json === undefined) {
-    throw new TypeError(`cannot store a ${typeof value}: it has no JSON form; store a string, Buffer or JSON value`);
+    throw new TypeError(`cannot send a ${typeof value}: it has no JSON form; pass a string, Buffer or JSON value`);
   }
   return { tag: ContentTag.Json, data: json };
 }

@@ -5,9 +5,9 @@ import { decode, encode } from '../protocol/commands.js';
 import { SetCondition } from '../protocol/opcodes.js';
 import type { WireValue } from '../protocol/payload.js';
 import { toWireValue } from '../protocol/values.js';
+import { MS_PER_SECOND, ttlMs } from '../ttl.js';
 import type { RequestSender } from './store.js';
 
-const MS_PER_SECOND = 1000;
 /** `StoreTtl` reply for a key without expiry. */
 const TTL_NONE = -1n;
 /** `StoreTtl` reply for a missing key. */
@@ -206,13 +206,6 @@ function checkKeys(keys: string | readonly string[]): readonly string[] {
   if (!Array.isArray(keys)) throw new TypeError('keys must be a string or an array of strings');
   for (const key of keys) checkKey(key);
   return keys;
-}
-
-function ttlMs(seconds: number, name: string): number {
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new RangeError(`${name} must be a positive number of seconds, got ${seconds}; omit ttl for no expiry`);
-  }
-  return Math.ceil(seconds * MS_PER_SECOND);
 }
 
 function safeNumber(value: bigint, key: string): number {

@@ -131,6 +131,14 @@ impl Store {
             .collect();
         ScanPage { keys, next_position: walk.next_position }
     }
+
+    /// Calls `visit` with every key held, in scan order, including expired keys that lazy or active expiry has not
+    /// removed yet. Read-only and unpaged: for rebuilding an index over the whole keyspace in one go.
+    pub fn for_each_key(&self, mut visit: impl FnMut(&str)) {
+        for key in self.keyspace.positions().keys_from(0) {
+            visit(key);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -211,5 +219,17 @@ mod tests {
         page.keys.sort();
         assert_eq!(page, ScanPage { keys: vec!["user:1".into(), "user:2".into()], next_position: None });
         assert_eq!(store.len(), 3, "the expired key met by the scan was removed");
+    }
+
+    #[test]
+    fn for_each_key_visits_every_held_key_once_in_scan_order_even_if_expired() {
+        let mut store = store_with_keys(["b", "a", "c"].map(String::from));
+        let ttl = SetOptions { ttl_ms: Some(5), ..SetOptions::default() };
+        store.set("gone", Value::new(ContentTag::Raw, []), ttl, 0).expect("unlimited memory");
+        let mut visited = Vec::new();
+        store.for_each_key(|key| visited.push(key.to_owned()));
+        assert_eq!(visited, store.scan(0, None, usize::MAX, 0).keys);
+        visited.sort();
+        assert_eq!(visited, ["a", "b", "c", "gone"]);
     }
 }

@@ -19,7 +19,7 @@ use nexo_shards::value::{ContentTag, Value};
 use nexo_shards::Millis;
 
 use super::layout::shard_dir;
-use super::{FsyncPolicy, Lsn, PersistError, RecoveryReport, StoreDataPlan, StorePersistence};
+use super::{FsyncPolicy, Keyspace, KeyspacePlan, Lsn, PersistError, RecoveryReport, StorePersistence};
 
 /// I/O memory of a test executor: small, because the locked-memory limit is 8 MiB here.
 const IO_MEMORY: usize = 1 << 20;
@@ -67,7 +67,7 @@ struct Shard {
 }
 
 impl Shard {
-    async fn open(plan: &StoreDataPlan, shard_id: usize, policy: FsyncPolicy, wal_bytes: u64) -> Shard {
+    async fn open(plan: &KeyspacePlan, shard_id: usize, policy: FsyncPolicy, wal_bytes: u64) -> Shard {
         let store = new_store();
         let (persistence, report) = StorePersistence::recover(plan, shard_id, store.clone(), NOW, policy, wal_bytes)
             .await
@@ -120,8 +120,8 @@ impl Shard {
 }
 
 /// Prepares and commits the plan of a single-count run.
-fn committed_plan(data_dir: &Path, shard_count: usize) -> StoreDataPlan {
-    let plan = StoreDataPlan::prepare(data_dir, shard_count).expect("plan");
+fn committed_plan(data_dir: &Path, shard_count: usize) -> KeyspacePlan {
+    let plan = KeyspacePlan::prepare(data_dir, Keyspace::Store, shard_count).expect("plan");
     plan.clone().commit().expect("commit");
     plan
 }
@@ -136,8 +136,8 @@ fn file_names(dir: &Path) -> Vec<String> {
     names
 }
 
-fn shard_path(plan: &StoreDataPlan, shard_id: usize) -> PathBuf {
-    shard_dir(plan.data_dir(), plan.generation(), shard_id)
+fn shard_path(plan: &KeyspacePlan, shard_id: usize) -> PathBuf {
+    shard_dir(plan.data_dir(), plan.keyspace(), plan.generation(), shard_id)
 }
 
 /// The shard that owns `key` among `shard_count`.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::persist::layout::generation_dir;
+use crate::persist::Keyspace;
 
 const POLICY: FsyncPolicy = FsyncPolicy::Always;
 
@@ -40,7 +41,7 @@ fn populate(data_dir: &Path, shard_count: usize) -> Contents {
 }
 
 /// Recovers every shard of `plan`, checks ownership, and returns the union of their contents.
-fn recover_all(plan: &StoreDataPlan, extra_key: Option<&str>) -> (Contents, Vec<RecoveryReport>) {
+fn recover_all(plan: &KeyspacePlan, extra_key: Option<&str>) -> (Contents, Vec<RecoveryReport>) {
     block_on(async {
         let mut union = Contents::new();
         let mut reports = Vec::new();
@@ -64,15 +65,15 @@ fn reshard_loses_nothing(old_count: usize, new_count: usize) {
     let dir = temp_dir();
     let expected = populate(dir.path(), old_count);
     assert!(expected.len() > 100, "the test writes real data");
-    let plan = StoreDataPlan::prepare(dir.path(), new_count).expect("plan");
+    let plan = KeyspacePlan::prepare(dir.path(), Keyspace::Store, new_count).expect("plan");
     assert_eq!(plan.reshard_source(), Some((1, old_count)));
     let (recovered, reports) = recover_all(&plan, None);
     assert_eq!(recovered, expected);
     assert!(reports.iter().all(|report| report.resharded_from == Some(old_count)));
     plan.commit().expect("commit");
-    assert!(!generation_dir(dir.path(), 1).exists(), "the old generation is deleted");
+    assert!(!generation_dir(dir.path(), Keyspace::Store, 1).exists(), "the old generation is deleted");
 
-    let restart = StoreDataPlan::prepare(dir.path(), new_count).expect("plan");
+    let restart = KeyspacePlan::prepare(dir.path(), Keyspace::Store, new_count).expect("plan");
     assert_eq!((restart.generation(), restart.reshard_source()), (2, None));
     let (again, reports) = recover_all(&restart, None);
     assert_eq!(again, expected);
@@ -93,16 +94,16 @@ fn resharding_one_to_four_loses_nothing() {
 fn a_reshard_that_never_committed_is_redone() {
     let dir = temp_dir();
     let expected = populate(dir.path(), 2);
-    let crashed = StoreDataPlan::prepare(dir.path(), 3).expect("plan");
+    let crashed = KeyspacePlan::prepare(dir.path(), Keyspace::Store, 3).expect("plan");
     let (partial, _) = recover_all(&crashed, Some("written-before-commit"));
     assert!(partial.contains_key("written-before-commit"));
     drop(crashed);
 
-    let redo = StoreDataPlan::prepare(dir.path(), 3).expect("plan");
+    let redo = KeyspacePlan::prepare(dir.path(), Keyspace::Store, 3).expect("plan");
     assert_eq!(redo.reshard_source(), Some((1, 2)));
     let (recovered, _) = recover_all(&redo, None);
     assert_eq!(recovered, expected, "the unacknowledged write of the crashed attempt is gone, nothing else");
     redo.commit().expect("commit");
-    let (after_commit, _) = recover_all(&StoreDataPlan::prepare(dir.path(), 3).expect("plan"), None);
+    let (after_commit, _) = recover_all(&KeyspacePlan::prepare(dir.path(), Keyspace::Store, 3).expect("plan"), None);
     assert_eq!(after_commit, expected);
 }

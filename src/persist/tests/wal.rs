@@ -13,7 +13,7 @@ fn written_and_synced_data_is_recovered() {
     block_on(async {
         let plan = committed_plan(dir.path(), 1);
         let shard = Shard::open(&plan, 0, FsyncPolicy::Always, NEVER_SNAPSHOT).await;
-        assert_eq!(shard.report, RecoveryReport::default());
+        assert_eq!(shard.report, RecoveryReport::empty(Keyspace::Store));
         for i in 0..200 {
             shard.set(&format!("key:{i}"), &format!("value {i}"));
         }

@@ -1,0 +1,103 @@
+//! One shard's pub/sub state: the subscriptions of its own connections, the replicated interest of every shard,
+//! the index of the retained messages it owns, and the outboxes its connections receive pushes through.
+//!
+//! Lives in a `RefCell` inside the shard's [`super::ShardCore`] and is only touched by that shard's tasks, never
+//! across an await. Matching and bookkeeping are the engine's (`nexo_shards::pubsub`); this type only adds the
+//! connection registry and turns matches into push frames.
+
+use crate::net::{Outbox, Queued};
+use crate::protocol::reply::encode_message_push;
+use ahash::AHashMap;
+use nexo_shards::pubsub::{ConnectionId, Interest, Match, RetainedIndex, Subscriptions};
+use nexo_shards::value::Value;
+use std::rc::Rc;
+
+/// Running totals of this shard's pub/sub traffic, for stats and the dashboard.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PubSubCounters {
+    /// Publishes accepted by connections of this shard.
+    pub published: u64,
+    /// Pushes queued for connections of this shard (one per connection per message).
+    pub delivered: u64,
+    /// Pushes dropped because a connection's output buffer was full.
+    pub dropped: u64,
+    /// Connections closed for a full output buffer under `--pubsub-slow-consumer disconnect`.
+    pub evicted: u64,
+}
+
+/// See the module docs.
+pub struct PubSubHub {
+    pub subscriptions: Subscriptions,
+    pub interest: Interest,
+    pub retained_index: RetainedIndex,
+    pub counters: PubSubCounters,
+    outboxes: AHashMap<ConnectionId, Rc<Outbox>>,
+    next_connection: ConnectionId,
+    /// Scratch space reused by every delivery.
+    matches: Vec<Match>,
+    ids: Vec<u32>,
+}
+
+impl PubSubHub {
+    pub fn new(shard_count: usize, retained_index: RetainedIndex) -> PubSubHub {
+        PubSubHub {
+            subscriptions: Subscriptions::new(),
+            interest: Interest::new(shard_count),
+            retained_index,
+            counters: PubSubCounters::default(),
+            outboxes: AHashMap::new(),
+            next_connection: 1,
+            matches: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+
+    /// Gives a new connection its id and remembers where its pushes go.
+    pub fn register(&mut self, outbox: Rc<Outbox>) -> ConnectionId {
+        let connection = self.next_connection;
+        self.next_connection += 1;
+        self.outboxes.insert(connection, outbox);
+        connection
+    }
+
+    /// Forgets a closed connection and its subscriptions; returns the filters no connection of this shard
+    /// subscribes any more (their interest must be withdrawn from every shard).
+    pub fn unregister(&mut self, connection: ConnectionId) -> Vec<String> {
+        self.outboxes.remove(&connection);
+        self.subscriptions.remove_connection(connection)
+    }
+
+    /// Queues `value` published on `topic` for every connection of this shard with a matching subscription: one
+    /// push per connection, carrying the ids of all its matching subscriptions. Returns how many connections
+    /// accepted it.
+    pub fn deliver(&mut self, topic: &str, value: &Value) -> u64 {
+        let mut matches = std::mem::take(&mut self.matches);
+        self.subscriptions.matches(topic, &mut matches);
+        let mut accepted = 0;
+        for group in matches.chunk_by(|a, b| a.connection == b.connection) {
+            let connection = group[0].connection;
+            let Some(outbox) = self.outboxes.get(&connection) else {
+                continue;
+            };
+            self.ids.clear();
+            self.ids.extend(group.iter().map(|found| found.subscription));
+            let ids = &self.ids;
+            match outbox.queue(|out| encode_message_push(false, topic, value, ids, out)) {
+                Queued::Accepted => accepted += 1,
+                Queued::Dropped => self.counters.dropped += 1,
+                Queued::Evicted => {
+                    self.counters.dropped += 1;
+                    self.counters.evicted += 1;
+                }
+            }
+        }
+        self.counters.delivered += accepted;
+        self.matches = matches;
+        accepted
+    }
+
+    /// Connections of this shard that have at least one subscription.
+    pub fn subscribed_connections(&self) -> usize {
+        self.subscriptions.connection_count()
+    }
+}
