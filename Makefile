@@ -3,7 +3,7 @@
 CARGO ?= cargo
 NEXO_ARGS ?=
 
-.PHONY: build run test test-rust test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk clean
+.PHONY: build run test test-rust test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub clean
 
 SDK := sdk-ts
 ## npm writes this file on every install, so it is newer than package-lock.json once the install is current
@@ -47,7 +47,7 @@ fmt: $(SDK_INSTALLED)
 	cd $(SDK) && npm run --silent format
 
 ## bench: every benchmark (figures land in docs/benchmarks.md)
-bench: bench-store bench-sdk
+bench: bench-store bench-sdk bench-pubsub
 
 ## bench-store: Nexo's store against redis-server, same machine, same connections and pipeline depth
 bench-store: build
@@ -56,6 +56,11 @@ bench-store: build
 ## bench-sdk: the SDK's store SET/GET against ioredis with redis-server, same shapes, same run
 bench-sdk: build $(SDK_INSTALLED)
 	bash benches/sdk.sh
+
+## bench-pubsub: pub/sub fan-out (1 publisher → 1,000 subscriptions on 100 connections) against redis-server and
+## mosquitto, same shape, same run
+bench-pubsub: build
+	bash benches/pubsub.sh
 
 clean:
 	$(CARGO) clean

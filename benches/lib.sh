@@ -70,3 +70,11 @@ install_redis() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
     fi
 }
+
+# install_mosquitto: the mosquitto MQTT broker from Debian's packages when it is missing.
+install_mosquitto() {
+    if ! command -v mosquitto >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto
+    fi
+}
