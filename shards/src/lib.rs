@@ -7,6 +7,7 @@
 pub mod command;
 pub mod hash;
 pub mod pubsub;
+pub mod queue;
 pub mod store;
 pub mod value;
 
