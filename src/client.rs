@@ -1,6 +1,6 @@
 //! A minimal blocking client for the native protocol, for tests, benchmarks and tools (the product's client is
 //! the TypeScript SDK). It speaks raw frames: callers build payloads with [`requests`] and read replies with
-//! [`Response::reader`].
+//! [`Response::reader`]. Queue pushes and list replies are decoded by the helpers of `client/queue.rs`.
 
 use crate::protocol::frame::{check_frame, write_request};
 use crate::protocol::payload::{PayloadReader, WireError};
@@ -10,6 +10,10 @@ use nexo_shards::value::ContentTag;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+
+mod queue;
+
+pub use queue::{read_deliveries, read_delivery, read_dlq_page, read_ids, Delivery};
 
 /// Largest reply payload the client accepts.
 const MAX_REPLY_PAYLOAD: usize = 1 << 30;
@@ -147,6 +151,12 @@ impl Client {
         Message::decode(&push).map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))
     }
 
+    /// The next `QueueDelivery` push, decoded.
+    pub fn next_delivery(&mut self) -> io::Result<Delivery> {
+        let push = self.next_push()?;
+        Delivery::decode_push(&push).map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))
+    }
+
     /// Reads the next frame of any kind; `UnexpectedEof` when the server closed the connection.
     pub fn receive_frame(&mut self) -> io::Result<Response> {
         loop {
@@ -192,7 +202,7 @@ impl Client {
 /// Payload builders for every request layout in `docs/protocol.md`.
 pub mod requests {
     use crate::protocol::payload::{write_i64, write_string, write_u16, write_u32, write_u64, write_u8, write_value};
-    use crate::protocol::SetCondition;
+    use crate::protocol::{SetCondition, WirePushItem, WireQueueOptions, WireValue};
     use nexo_shards::value::ContentTag;
 
     pub fn hello(version: u16, client_name: &str, auth_token: &str) -> Vec<u8> {
@@ -213,7 +223,8 @@ pub mod requests {
     }
 
     /// Payload of the requests that carry one name: a key (`StoreGet`, `StorePersist`, `StoreTtl`), a filter
-    /// (`PubSubUnsubscribe`) or a topic (`PubSubClearRetained`).
+    /// (`PubSubUnsubscribe`), a topic (`PubSubClearRetained`) or a queue (`QueueDelete`, `QueueExists`,
+    /// `QueueStats`, `QueuePurge`, `QueueDlqRedrive`, `QueueDlqPurge`).
     pub fn name(name: &str) -> Vec<u8> {
         let mut out = Vec::new();
         write_string(&mut out, name);
@@ -277,6 +288,87 @@ pub mod requests {
         write_u64(&mut out, cursor);
         write_string(&mut out, pattern);
         write_u32(&mut out, count);
+        out
+    }
+
+    /// `QueueCreate` and `QueueUpdate`: the queue and its 38-byte `options`.
+    pub fn queue_create(queue: &str, options: &WireQueueOptions) -> Vec<u8> {
+        let mut out = name(queue);
+        options.encode(&mut out);
+        out
+    }
+
+    /// `QueuePush`; `delay_ms == 0` means ready at once.
+    pub fn queue_push(
+        queue: &str,
+        tag: ContentTag,
+        bytes: &[u8],
+        priority: u8,
+        delay_ms: u64,
+        dedup_id: Option<&str>,
+    ) -> Vec<u8> {
+        let mut out = name(queue);
+        WirePushItem { payload: WireValue { tag, bytes }, priority, delay_ms, dedup_id }.encode(&mut out);
+        out
+    }
+
+    /// `QueuePushBatch`.
+    pub fn queue_push_batch(queue: &str, items: &[WirePushItem<'_>]) -> Vec<u8> {
+        let mut out = name(queue);
+        write_u32(&mut out, items.len() as u32);
+        items.iter().for_each(|item| item.encode(&mut out));
+        out
+    }
+
+    /// `QueueSubscribe`.
+    pub fn queue_subscribe(queue: &str, consumer_id: u32, credits: u32) -> Vec<u8> {
+        let mut out = name(queue);
+        write_u32(&mut out, consumer_id);
+        write_u32(&mut out, credits);
+        out
+    }
+
+    /// `QueueUnsubscribe`.
+    pub fn queue_unsubscribe(queue: &str, consumer_id: u32) -> Vec<u8> {
+        let mut out = name(queue);
+        write_u32(&mut out, consumer_id);
+        out
+    }
+
+    /// Payload of the requests that name one lease: `QueueAck`, `QueueTouch`, `QueueRelease`.
+    pub fn queue_lease(queue: &str, lease: u64) -> Vec<u8> {
+        let mut out = name(queue);
+        write_u64(&mut out, lease);
+        out
+    }
+
+    /// `QueueNack`.
+    pub fn queue_nack(queue: &str, lease: u64, reason: &str) -> Vec<u8> {
+        let mut out = queue_lease(queue, lease);
+        write_string(&mut out, reason);
+        out
+    }
+
+    /// `QueuePop`; `wait_ms == 0` means answer at once.
+    pub fn queue_pop(queue: &str, count: u32, wait_ms: u64) -> Vec<u8> {
+        let mut out = name(queue);
+        write_u32(&mut out, count);
+        write_u64(&mut out, wait_ms);
+        out
+    }
+
+    /// `QueueDlqPeek`.
+    pub fn queue_dlq_peek(queue: &str, limit: u32, offset: u32) -> Vec<u8> {
+        let mut out = name(queue);
+        write_u32(&mut out, limit);
+        write_u32(&mut out, offset);
+        out
+    }
+
+    /// Payload of the requests that name one dead-lettered message: `QueueDlqMove`, `QueueDlqDelete`.
+    pub fn queue_message(queue: &str, message_id: u64) -> Vec<u8> {
+        let mut out = name(queue);
+        write_u64(&mut out, message_id);
         out
     }
 }

@@ -1,7 +1,13 @@
 //! Golden vectors: `tests/vectors/native-v1.json` pins the exact bytes of every request layout and reply shape.
 //! The TypeScript SDK tests against the same file. Run with
 //! `NEXO_UPDATE_VECTORS=1 cargo test --test vectors -- --test-threads=1` (each test rewrites the file) to fill in
-//! the `hex` of new vectors (existing bytes must never change: that would break deployed clients).
+//! the `hex` of new vectors (existing bytes must never change: that would break deployed clients). The queue
+//! opcodes' fields live in `tests/vectors/queue.rs`.
+
+/// Helpers per engine; named `vectors` so that their files live in `tests/vectors/`.
+mod vectors {
+    pub mod queue;
+}
 
 use nexo::client::{requests, Message, Response};
 use nexo::protocol::frame::write_request;
@@ -11,6 +17,7 @@ use nexo_shards::value::{ContentTag, Value as StoredValue};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::PathBuf;
+use vectors::queue;
 
 fn vectors_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/native-v1.json")
@@ -131,6 +138,8 @@ fn request_payload(opcode: Opcode, fields: &Value) -> Vec<u8> {
             fields["count"].as_u64().expect("count") as u32,
         ),
         Opcode::StoreDbsize | Opcode::StoreFlushAll => Vec::new(),
+        Opcode::QueueDelivery => panic!("QueueDelivery is a push; its vectors are under `pushes`"),
+        queue_opcode => queue::request_payload(queue_opcode, fields),
     }
 }
 
@@ -176,6 +185,7 @@ fn request_fields(request: &Request<'_>) -> Value {
             "ttlMs": ttl_ms,
         }),
         Request::PubSubClearRetained { topic } => json!({ "topic": topic }),
+        queue_request => queue::request_fields(queue_request),
     }
 }
 
@@ -205,7 +215,7 @@ fn reply_from_fields(shape: &str, fields: &Value) -> Reply {
             max_frame_bytes: fields["maxFrameBytes"].as_u64().expect("maxFrameBytes") as u32,
         },
         "bytes" => Reply::Bytes(from_hex(str_field(fields, "payloadHex"))),
-        other => panic!("unknown reply shape {other}"),
+        queue_shape => queue::reply_from_fields(queue_shape, fields),
     }
 }
 
@@ -297,16 +307,23 @@ fn request_vectors_encode_and_decode_exactly() {
         fill_missing_hex(&computed);
         return;
     }
-    let push_only = [Opcode::PubSubMessage];
+    let push_only = [Opcode::PubSubMessage, Opcode::QueueDelivery];
     let missing: Vec<_> =
         Opcode::ALL.iter().filter(|opcode| !covered.contains(opcode) && !push_only.contains(opcode)).collect();
     assert!(missing.is_empty(), "opcodes without a request vector: {missing:?}");
 }
 
-/// Encodes a `pushes` vector with the server's push encoder.
+/// Encodes a `pushes` vector with the server's push encoder for its opcode.
 fn encode_push_vector(vector: &Value) -> Vec<u8> {
-    assert_eq!(str_field(vector, "opcode"), Opcode::PubSubMessage.name(), "the only push is PubSubMessage");
     let fields = &vector["fields"];
+    match str_field(vector, "opcode") {
+        "PubSubMessage" => encode_message_push_vector(fields),
+        "QueueDelivery" => queue::encode_delivery_push_vector(fields),
+        other => panic!("{other} is not a push opcode"),
+    }
+}
+
+fn encode_message_push_vector(fields: &Value) -> Vec<u8> {
     let (tag, bytes) = value_from_json(&fields["value"]);
     let ids: Vec<u32> = fields["subscriptionIds"]
         .as_array()
@@ -318,6 +335,23 @@ fn encode_push_vector(vector: &Value) -> Vec<u8> {
     let mut frame = Vec::new();
     encode_message_push(retained, str_field(fields, "topic"), &StoredValue::new(tag, bytes), &ids, &mut frame);
     frame
+}
+
+/// The vector fields a push frame stands for, decoded with the client's decoder for its opcode.
+fn push_fields(response: &Response) -> Value {
+    match Opcode::from_u16(response.header.opcode) {
+        Some(Opcode::PubSubMessage) => {
+            let message = Message::decode(response).expect("push decodes");
+            json!({
+                "retained": message.retained,
+                "topic": message.topic,
+                "value": value_to_json(message.tag, &message.bytes),
+                "subscriptionIds": message.subscription_ids,
+            })
+        }
+        Some(Opcode::QueueDelivery) => queue::delivery_push_fields(response),
+        other => panic!("no push decoder for opcode {other:?}"),
+    }
 }
 
 #[test]
@@ -335,14 +369,9 @@ fn push_vectors_encode_and_decode_exactly() {
         assert_eq!(to_hex(&frame), expected, "push vector {name}: encoding changed");
         let header = FrameHeader::peek(&frame).expect("a whole header");
         let response = Response { header, payload: frame[HEADER_LEN..].to_vec() };
-        let message = Message::decode(&response).expect("push decodes");
-        let fields = json!({
-            "retained": message.retained,
-            "topic": message.topic,
-            "value": value_to_json(message.tag, &message.bytes),
-            "subscriptionIds": message.subscription_ids,
-        });
-        assert_eq!(fields, vector["fields"], "push vector {name}: decoding differs");
+        assert_eq!(FrameKind::from_byte(header.kind), Some(FrameKind::Push));
+        assert_eq!(header.request_id, 0, "pushes answer no request");
+        assert_eq!(push_fields(&response), vector["fields"], "push vector {name}: decoding differs");
     }
     if !computed.is_empty() {
         fill_missing_hex(&computed);
@@ -362,8 +391,26 @@ fn reply_vectors_encode_exactly() {
             continue;
         }
         assert_eq!(to_hex(&frame), expected, "reply vector {name}: encoding changed");
+        if let Some(fields) =
+            vector["shape"].as_str().and_then(|shape| queue::reply_fields(shape, &frame[HEADER_LEN..]))
+        {
+            assert_eq!(fields, vector["fields"], "reply vector {name}: the client decodes it differently");
+        }
     }
     if !computed.is_empty() {
         fill_missing_hex(&computed);
+    }
+}
+
+#[test]
+fn vector_names_are_unique_across_sections() {
+    // `fill_missing_hex` finds a vector's line by its name alone.
+    let vectors = load();
+    let mut seen = HashSet::new();
+    for section in ["requests", "replies", "pushes"] {
+        for vector in vectors[section].as_array().expect("a section") {
+            let name = str_field(vector, "name");
+            assert!(seen.insert(name.to_owned()), "vector name {name} is used twice");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Stable numeric error codes carried by error frames. Numbers are documented in `docs/protocol.md` and never
 //! reused; the human message beside each code says what went wrong and what to do.
 //!
-//! Ranges: `1–99` framing, connection and arguments; `100–199` store; `200–299` pub/sub.
+//! Ranges: `1–99` framing, connection and arguments; `100–199` store; `200–299` pub/sub; `300–399` queue.
 
 wire_enum! {
     /// A stable error code of the native protocol.
@@ -42,6 +42,16 @@ wire_enum! {
         InvalidTopic = 200,
         /// A subscription filter is empty, over 64 KiB, contains NUL, or has `#` anywhere but as the last level.
         InvalidFilter = 201,
+        /// No queue has this name: create it first.
+        QueueNotFound = 300,
+        /// A push would take the queue's ready, delayed and in-flight messages past its `max_length`.
+        QueueFull = 301,
+        /// A create named an existing queue with different options: update the queue instead.
+        QueueOptionsMismatch = 302,
+        /// The lease was already settled, released or expired (or never issued).
+        UnknownLease = 303,
+        /// The lease belongs to another connection: only the connection that received a delivery may settle it.
+        NotLeaseHolder = 304,
     }
 }
 

@@ -46,6 +46,48 @@ wire_enum! {
         PubSubClearRetained = 0x0204,
         /// Pub/sub push (server → client only): a message for one or more subscriptions of the connection.
         PubSubMessage = 0x0205,
+        /// Queue: create a queue with its options (no change when it exists with the same options).
+        QueueCreate = 0x0301,
+        /// Queue: replace an existing queue's options.
+        QueueUpdate = 0x0302,
+        /// Queue: delete a queue with its messages, DLQ and files.
+        QueueDelete = 0x0303,
+        /// Queue: whether a queue exists.
+        QueueExists = 0x0304,
+        /// Queue: push one message (priority, delay, optional dedup id).
+        QueuePush = 0x0305,
+        /// Queue: push many messages, all or nothing.
+        QueuePushBatch = 0x0306,
+        /// Queue: subscribe this connection under a client-chosen consumer id with a number of credits.
+        QueueSubscribe = 0x0307,
+        /// Queue: stop deliveries to one consumer of this connection.
+        QueueUnsubscribe = 0x0308,
+        /// Queue: settle a delivery as done.
+        QueueAck = 0x0309,
+        /// Queue: settle a delivery as failed, with a reason (retry with backoff, or dead-letter).
+        QueueNack = 0x030A,
+        /// Queue: extend a delivery's lease by the visibility timeout.
+        QueueTouch = 0x030B,
+        /// Queue: hand a delivery back without counting the attempt.
+        QueueRelease = 0x030C,
+        /// Queue: lease up to `count` messages, waiting up to `wait_ms` for the first.
+        QueuePop = 0x030D,
+        /// Queue: message counts per set and the number of consumers.
+        QueueStats = 0x030E,
+        /// Queue: remove every ready and delayed message.
+        QueuePurge = 0x030F,
+        /// Queue: read a page of the dead-letter queue.
+        QueueDlqPeek = 0x0310,
+        /// Queue: move one dead-lettered message back to the queue.
+        QueueDlqMove = 0x0311,
+        /// Queue: move every dead-lettered message back to the queue.
+        QueueDlqRedrive = 0x0312,
+        /// Queue: delete one dead-lettered message.
+        QueueDlqDelete = 0x0313,
+        /// Queue: delete every dead-lettered message.
+        QueueDlqPurge = 0x0314,
+        /// Queue push (server → client only): a delivery for one consumer of the connection.
+        QueueDelivery = 0x0315,
     }
 }
 

@@ -96,6 +96,12 @@ impl<'a> PayloadReader<'a> {
         self.payload.len() - self.position
     }
 
+    /// How many of `count` list elements to pre-allocate for: no more than the unread bytes could hold when each
+    /// element takes at least `min_element_bytes`, so a forged count cannot make a decoder allocate.
+    pub fn list_capacity(&self, count: usize, min_element_bytes: usize) -> usize {
+        count.min(self.remaining() / min_element_bytes.max(1))
+    }
+
     /// Fails when bytes are left after the last field of the layout.
     pub fn finish(self) -> Result<(), WireError> {
         match self.payload.len() - self.position {

@@ -7,6 +7,7 @@ use super::error_code::ErrorCode;
 use super::frame::{write_frame, FrameKind};
 use super::opcode::Opcode;
 use super::payload::{write_bytes, write_i64, write_string, write_u16, write_u32, write_u64, write_u8, write_value};
+pub use super::queue::{WireDeadMessage, WireDelivery};
 use nexo_shards::value::Value;
 
 /// A success reply's payload.
@@ -30,6 +31,14 @@ pub enum Reply {
     Hello { version: u16, server_version: String, shard_count: u32, max_frame_bytes: u32 },
     /// `bytes`.
     Bytes(Vec<u8>),
+    /// `list<delivery>` (`QueuePop`).
+    Deliveries(Vec<WireDelivery>),
+    /// Five `u64` counts (`QueueStats`).
+    QueueStats { ready: u64, delayed: u64, in_flight: u64, dead_lettered: u64, consumers: u64 },
+    /// `u64 total` then `list<dead message>` (`QueueDlqPeek`).
+    DlqPage { total: u64, items: Vec<WireDeadMessage> },
+    /// `list<u64>` (`QueuePushBatch`: message ids in item order).
+    Ids(Vec<u64>),
 }
 
 impl Reply {
@@ -65,9 +74,30 @@ impl Reply {
                 write_u32(out, *max_frame_bytes);
             }
             Reply::Bytes(bytes) => write_bytes(out, bytes),
+            Reply::Deliveries(deliveries) => {
+                write_u32(out, list_len(deliveries.len()));
+                deliveries.iter().for_each(|delivery| delivery.encode(out));
+            }
+            Reply::QueueStats { ready, delayed, in_flight, dead_lettered, consumers } => {
+                for count in [ready, delayed, in_flight, dead_lettered, consumers] {
+                    write_u64(out, *count);
+                }
+            }
+            Reply::DlqPage { total, items } => {
+                write_u64(out, *total);
+                write_u32(out, list_len(items.len()));
+                items.iter().for_each(|item| item.encode(out));
+            }
+            Reply::Ids(ids) => {
+                write_u32(out, list_len(ids.len()));
+                ids.iter().for_each(|id| write_u64(out, *id));
+            }
         }
     }
 }
+
+/// Request id of every push frame: pushes answer no request.
+const PUSH_REQUEST_ID: u32 = 0;
 
 /// Flag bit of a `PubSubMessage` push: the message is a retained value sent because of a new subscription.
 pub const MESSAGE_FLAG_RETAINED: u8 = 1;
@@ -78,7 +108,6 @@ pub const MESSAGE_FLAG_RETAINED: u8 = 1;
 /// u8 flags (bit 0 retained) | string topic | value | u32 id_count | id_count × u32 subscription_id
 /// ```
 pub fn encode_message_push(retained: bool, topic: &str, value: &Value, subscription_ids: &[u32], out: &mut Vec<u8>) {
-    const PUSH_REQUEST_ID: u32 = 0;
     write_frame(out, Opcode::PubSubMessage as u16, FrameKind::Push, PUSH_REQUEST_ID, |out| {
         write_u8(out, if retained { MESSAGE_FLAG_RETAINED } else { 0 });
         write_string(out, topic);
@@ -87,6 +116,20 @@ pub fn encode_message_push(retained: bool, topic: &str, value: &Value, subscript
         for &id in subscription_ids {
             write_u32(out, id);
         }
+    });
+}
+
+/// One queue delivery as a `QueueDelivery` push frame (request id 0) for the connection of consumer
+/// `consumer_id`:
+///
+/// ```text
+/// string queue | u32 consumer_id | delivery
+/// ```
+pub fn encode_delivery_push(queue: &str, consumer_id: u32, delivery: &WireDelivery, out: &mut Vec<u8>) {
+    write_frame(out, Opcode::QueueDelivery as u16, FrameKind::Push, PUSH_REQUEST_ID, |out| {
+        write_string(out, queue);
+        write_u32(out, consumer_id);
+        delivery.encode(out);
     });
 }
 
@@ -108,8 +151,8 @@ fn write_optional_value(out: &mut Vec<u8>, value: Option<&Value>) {
     }
 }
 
-/// List lengths are bounded by the number of keys in one request frame or the subscriptions of one connection,
-/// far below `u32::MAX`.
+/// List lengths are bounded by the number of keys or items in one request frame, the subscriptions of one
+/// connection, or a pop or DLQ page (at most 1,000), far below `u32::MAX`.
 fn list_len(len: usize) -> u32 {
     u32::try_from(len).expect("list lengths are bounded by the request frame")
 }
@@ -126,6 +169,45 @@ mod tests {
         Reply::Value(Some(Value::new(ContentTag::Utf8, &b"hi"[..]))).encode(0x0102, 5, &mut out);
         assert_eq!(&out[..HEADER_LEN], [0x02, 0x01, 1, 0, 5, 0, 0, 0, 8, 0, 0, 0]);
         assert_eq!(&out[HEADER_LEN..], [1, 1, 2, 0, 0, 0, b'h', b'i']);
+    }
+
+    #[test]
+    fn delivery_push_bytes_are_pinned() {
+        let delivery = WireDelivery {
+            lease: 1,
+            message_id: 2,
+            attempts: 1,
+            priority: 3,
+            enqueued_at_ms: 4,
+            payload: Value::new(ContentTag::Utf8, &b"x"[..]),
+        };
+        let mut out = Vec::new();
+        encode_delivery_push("q", 7, &delivery, &mut out);
+        assert_eq!(&out[..HEADER_LEN], [0x15, 0x03, 3, 0, 0, 0, 0, 0, 44, 0, 0, 0]);
+        #[rustfmt::skip]
+        let payload = [
+            1, 0, 0, 0, b'q',       // queue
+            7, 0, 0, 0,             // consumer_id
+            1, 0, 0, 0, 0, 0, 0, 0, // lease
+            2, 0, 0, 0, 0, 0, 0, 0, // message_id
+            1, 0, 0, 0,             // attempts
+            3,                      // priority
+            4, 0, 0, 0, 0, 0, 0, 0, // enqueued_at_ms
+            1, 1, 0, 0, 0, b'x',    // payload
+        ];
+        assert_eq!(&out[HEADER_LEN..], payload);
+    }
+
+    #[test]
+    fn queue_stats_and_ids_bytes_are_pinned() {
+        let mut out = Vec::new();
+        Reply::QueueStats { ready: 1, delayed: 2, in_flight: 3, dead_lettered: 4, consumers: 5 }
+            .encode(0x030E, 1, &mut out);
+        let counts: Vec<u8> = (1..=5u64).flat_map(u64::to_le_bytes).collect();
+        assert_eq!(&out[HEADER_LEN..], counts);
+        out.clear();
+        Reply::Ids(vec![9]).encode(0x0306, 1, &mut out);
+        assert_eq!(&out[HEADER_LEN..], [1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]

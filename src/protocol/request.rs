@@ -5,6 +5,7 @@
 
 use super::opcode::Opcode;
 use super::payload::{PayloadReader, WireError};
+use super::queue::{WirePushItem, WireQueueOptions};
 use nexo_shards::value::ContentTag;
 
 /// Smallest encoded size of one list element (a `u32` length prefix); bounds list pre-allocation by the payload.
@@ -101,6 +102,89 @@ pub enum Request<'a> {
     PubSubClearRetained {
         topic: &'a str,
     },
+    /// Like every queue request, starts with the queue's name; whether the name is acceptable is the server's to
+    /// check.
+    QueueCreate {
+        queue: &'a str,
+        options: WireQueueOptions,
+    },
+    QueueUpdate {
+        queue: &'a str,
+        options: WireQueueOptions,
+    },
+    QueueDelete {
+        queue: &'a str,
+    },
+    QueueExists {
+        queue: &'a str,
+    },
+    QueuePush {
+        queue: &'a str,
+        item: WirePushItem<'a>,
+    },
+    /// All or nothing, replied to with the ids in item order.
+    QueuePushBatch {
+        queue: &'a str,
+        items: Vec<WirePushItem<'a>>,
+    },
+    /// `consumer_id` is chosen by the client; `credits` is how many deliveries may be unsettled at a time.
+    QueueSubscribe {
+        queue: &'a str,
+        consumer_id: u32,
+        credits: u32,
+    },
+    QueueUnsubscribe {
+        queue: &'a str,
+        consumer_id: u32,
+    },
+    QueueAck {
+        queue: &'a str,
+        lease: u64,
+    },
+    QueueNack {
+        queue: &'a str,
+        lease: u64,
+        reason: &'a str,
+    },
+    QueueTouch {
+        queue: &'a str,
+        lease: u64,
+    },
+    QueueRelease {
+        queue: &'a str,
+        lease: u64,
+    },
+    /// `wait_ms == 0` means answer at once, possibly with no delivery.
+    QueuePop {
+        queue: &'a str,
+        count: u32,
+        wait_ms: u64,
+    },
+    QueueStats {
+        queue: &'a str,
+    },
+    QueuePurge {
+        queue: &'a str,
+    },
+    QueueDlqPeek {
+        queue: &'a str,
+        limit: u32,
+        offset: u32,
+    },
+    QueueDlqMove {
+        queue: &'a str,
+        message_id: u64,
+    },
+    QueueDlqRedrive {
+        queue: &'a str,
+    },
+    QueueDlqDelete {
+        queue: &'a str,
+        message_id: u64,
+    },
+    QueueDlqPurge {
+        queue: &'a str,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -148,20 +232,77 @@ impl<'a> Request<'a> {
                 ttl_ms: reader.u64("ttl_ms")?,
             },
             Opcode::PubSubClearRetained => Request::PubSubClearRetained { topic: reader.string("topic")? },
-            Opcode::PubSubMessage => return Err(WireError::ServerOnly { opcode: opcode.name() }),
+            Opcode::PubSubMessage | Opcode::QueueDelivery => {
+                return Err(WireError::ServerOnly { opcode: opcode.name() })
+            }
+            Opcode::QueueCreate => {
+                Request::QueueCreate { queue: queue(&mut reader)?, options: WireQueueOptions::decode(&mut reader)? }
+            }
+            Opcode::QueueUpdate => {
+                Request::QueueUpdate { queue: queue(&mut reader)?, options: WireQueueOptions::decode(&mut reader)? }
+            }
+            Opcode::QueueDelete => Request::QueueDelete { queue: queue(&mut reader)? },
+            Opcode::QueueExists => Request::QueueExists { queue: queue(&mut reader)? },
+            Opcode::QueuePush => {
+                Request::QueuePush { queue: queue(&mut reader)?, item: WirePushItem::decode(&mut reader)? }
+            }
+            Opcode::QueuePushBatch => {
+                Request::QueuePushBatch { queue: queue(&mut reader)?, items: WirePushItem::decode_list(&mut reader)? }
+            }
+            Opcode::QueueSubscribe => Request::QueueSubscribe {
+                queue: queue(&mut reader)?,
+                consumer_id: reader.u32("consumer_id")?,
+                credits: reader.u32("credits")?,
+            },
+            Opcode::QueueUnsubscribe => {
+                Request::QueueUnsubscribe { queue: queue(&mut reader)?, consumer_id: reader.u32("consumer_id")? }
+            }
+            Opcode::QueueAck => Request::QueueAck { queue: queue(&mut reader)?, lease: reader.u64("lease")? },
+            Opcode::QueueNack => Request::QueueNack {
+                queue: queue(&mut reader)?,
+                lease: reader.u64("lease")?,
+                reason: reader.string("reason")?,
+            },
+            Opcode::QueueTouch => Request::QueueTouch { queue: queue(&mut reader)?, lease: reader.u64("lease")? },
+            Opcode::QueueRelease => Request::QueueRelease { queue: queue(&mut reader)?, lease: reader.u64("lease")? },
+            Opcode::QueuePop => Request::QueuePop {
+                queue: queue(&mut reader)?,
+                count: reader.u32("count")?,
+                wait_ms: reader.u64("wait_ms")?,
+            },
+            Opcode::QueueStats => Request::QueueStats { queue: queue(&mut reader)? },
+            Opcode::QueuePurge => Request::QueuePurge { queue: queue(&mut reader)? },
+            Opcode::QueueDlqPeek => Request::QueueDlqPeek {
+                queue: queue(&mut reader)?,
+                limit: reader.u32("limit")?,
+                offset: reader.u32("offset")?,
+            },
+            Opcode::QueueDlqMove => {
+                Request::QueueDlqMove { queue: queue(&mut reader)?, message_id: reader.u64("message_id")? }
+            }
+            Opcode::QueueDlqRedrive => Request::QueueDlqRedrive { queue: queue(&mut reader)? },
+            Opcode::QueueDlqDelete => {
+                Request::QueueDlqDelete { queue: queue(&mut reader)?, message_id: reader.u64("message_id")? }
+            }
+            Opcode::QueueDlqPurge => Request::QueueDlqPurge { queue: queue(&mut reader)? },
         };
         reader.finish()?;
         Ok(request)
     }
 }
 
-fn wire_value<'a>(reader: &mut PayloadReader<'a>, field: &'static str) -> Result<WireValue<'a>, WireError> {
+/// The leading `string queue` of every queue request.
+fn queue<'a>(reader: &mut PayloadReader<'a>) -> Result<&'a str, WireError> {
+    reader.string("queue")
+}
+
+pub(super) fn wire_value<'a>(reader: &mut PayloadReader<'a>, field: &'static str) -> Result<WireValue<'a>, WireError> {
     let (tag, bytes) = reader.value(field)?;
     Ok(WireValue { tag, bytes })
 }
 
 /// A `u8` that must be 0 or 1.
-fn flag(reader: &mut PayloadReader<'_>, field: &'static str) -> Result<bool, WireError> {
+pub(super) fn flag(reader: &mut PayloadReader<'_>, field: &'static str) -> Result<bool, WireError> {
     match reader.u8(field)? {
         0 => Ok(false),
         1 => Ok(true),
@@ -181,7 +322,7 @@ fn set_condition(reader: &mut PayloadReader<'_>) -> Result<SetCondition, WireErr
 /// `u32 count` then `count` strings. Pre-allocation is capped by what the payload could hold.
 fn key_list<'a>(reader: &mut PayloadReader<'a>) -> Result<Vec<&'a str>, WireError> {
     let count = reader.u32("key_count")? as usize;
-    let mut keys = Vec::with_capacity(count.min(reader_capacity_hint(reader)));
+    let mut keys = Vec::with_capacity(reader.list_capacity(count, MIN_ELEMENT_BYTES));
     for _ in 0..count {
         keys.push(reader.string("key")?);
     }
@@ -191,94 +332,12 @@ fn key_list<'a>(reader: &mut PayloadReader<'a>) -> Result<Vec<&'a str>, WireErro
 /// `u32 count` then `count` × (string key, value).
 fn entry_list<'a>(reader: &mut PayloadReader<'a>) -> Result<Vec<(&'a str, WireValue<'a>)>, WireError> {
     let count = reader.u32("entry_count")? as usize;
-    let mut entries = Vec::with_capacity(count.min(reader_capacity_hint(reader)));
+    let mut entries = Vec::with_capacity(reader.list_capacity(count, MIN_ELEMENT_BYTES));
     for _ in 0..count {
         entries.push((reader.string("key")?, wire_value(reader, "value")?));
     }
     Ok(entries)
 }
 
-fn reader_capacity_hint(reader: &PayloadReader<'_>) -> usize {
-    reader.remaining() / MIN_ELEMENT_BYTES
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::protocol::payload::{write_string, write_u32, write_u64, write_u8, write_value};
-
-    fn set_payload() -> Vec<u8> {
-        let mut out = Vec::new();
-        write_string(&mut out, "user:1");
-        write_value(&mut out, ContentTag::Utf8, b"Max");
-        write_u8(&mut out, SetCondition::IfAbsent as u8);
-        write_u64(&mut out, 1500);
-        out
-    }
-
-    #[test]
-    fn decodes_a_set_with_condition_and_ttl() {
-        let payload = set_payload();
-        let request = Request::decode(Opcode::StoreSet, &payload).expect("valid payload");
-        assert_eq!(
-            request,
-            Request::StoreSet {
-                key: "user:1",
-                value: WireValue { tag: ContentTag::Utf8, bytes: b"Max" },
-                condition: SetCondition::IfAbsent,
-                ttl_ms: 1500,
-            }
-        );
-    }
-
-    #[test]
-    fn every_truncated_prefix_of_a_set_fails() {
-        let payload = set_payload();
-        for len in 0..payload.len() {
-            assert!(Request::decode(Opcode::StoreSet, &payload[..len]).is_err(), "prefix {len} decoded");
-        }
-    }
-
-    #[test]
-    fn a_huge_list_count_does_not_preallocate() {
-        let mut payload = Vec::new();
-        write_u32(&mut payload, u32::MAX);
-        assert!(matches!(Request::decode(Opcode::StoreMget, &payload), Err(WireError::Truncated { .. })));
-    }
-
-    #[test]
-    fn garbage_payloads_never_panic_for_any_opcode() {
-        // Deterministic xorshift bytes: the same inputs on every run.
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next_byte = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        };
-        for &opcode in Opcode::ALL {
-            for len in 0..64 {
-                for _ in 0..50 {
-                    let mut payload: Vec<u8> = (0..len).map(|_| next_byte()).collect();
-                    // Small length prefixes reach deeper into the layouts than random u32s would.
-                    if len >= 4 {
-                        let small_len = u32::from(payload[0]) % 8;
-                        payload[..4].copy_from_slice(&small_len.to_le_bytes());
-                    }
-                    let _ = Request::decode(opcode, &payload);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn bad_condition_byte_is_rejected() {
-        let mut payload = set_payload();
-        let condition_offset = payload.len() - 9;
-        payload[condition_offset] = 3;
-        assert_eq!(
-            Request::decode(Opcode::StoreSet, &payload),
-            Err(WireError::InvalidEnum { field: "condition", value: 3 })
-        );
-    }
-}
+mod tests;
