@@ -56,6 +56,10 @@ pub struct Config {
     /// A shard writes a store snapshot once its WAL since the last snapshot exceeds
     /// `max(store_snapshot_wal_bytes, size of the last snapshot)`.
     pub store_snapshot_wal_bytes: u64,
+    /// When queue journals are fdatasync'ed.
+    pub queue_fsync: FsyncPolicy,
+    /// A queue's journal is compacted once it exceeds `max(queue_compact_wal_bytes, size of its last snapshot)`.
+    pub queue_compact_wal_bytes: u64,
     /// When the WAL of retained pub/sub messages is fdatasync'ed.
     pub retained_fsync: FsyncPolicy,
     /// Most bytes of pub/sub messages waiting to be written to one connection.
@@ -237,6 +241,18 @@ const STORE_SNAPSHOT_WAL_BYTES: OptionSpec = OptionSpec {
     default: DefaultValue::Text("64mb"),
     help: "Snapshot a shard's store once its WAL exceeds max(this, last snapshot size)",
 };
+const QUEUE_FSYNC: OptionSpec = OptionSpec {
+    name: "queue-fsync",
+    value_name: "<policy>",
+    default: DefaultValue::Text("always"),
+    help: "When queue journals are fdatasync'ed: always | interval:<ms> | never",
+};
+const QUEUE_COMPACT_WAL_BYTES: OptionSpec = OptionSpec {
+    name: "queue-compact-wal-bytes",
+    value_name: "<size>",
+    default: DefaultValue::Text("16mb"),
+    help: "Compact a queue's journal once it exceeds max(this, its last snapshot size)",
+};
 const RETAINED_FSYNC: OptionSpec = OptionSpec {
     name: "retained-fsync",
     value_name: "<policy>",
@@ -263,7 +279,7 @@ const SHUTDOWN_GRACE_MS: OptionSpec = OptionSpec {
 };
 
 /// Every option, in `--help` order.
-const OPTIONS: [OptionSpec; 16] = [
+const OPTIONS: [OptionSpec; 18] = [
     HOST,
     PORT,
     DASHBOARD,
@@ -276,6 +292,8 @@ const OPTIONS: [OptionSpec; 16] = [
     STORE_MAXMEMORY,
     STORE_EVICTION,
     STORE_SNAPSHOT_WAL_BYTES,
+    QUEUE_FSYNC,
+    QUEUE_COMPACT_WAL_BYTES,
     RETAINED_FSYNC,
     PUBSUB_OUTPUT_BUFFER_BYTES,
     PUBSUB_SLOW_CONSUMER,
@@ -340,6 +358,8 @@ fn build(raw: &RawValues<'_>) -> Result<Config, ConfigError> {
         store_eviction: raw
             .parse(&STORE_EVICTION, parse_plain::<EvictionPolicy>("one of noeviction, allkeys-lru, volatile-ttl"))?,
         store_snapshot_wal_bytes: raw.parse(&STORE_SNAPSHOT_WAL_BYTES, parse_snapshot_wal_bytes)?,
+        queue_fsync: raw.parse(&QUEUE_FSYNC, parse_fsync)?,
+        queue_compact_wal_bytes: raw.parse(&QUEUE_COMPACT_WAL_BYTES, parse_snapshot_wal_bytes)?,
         retained_fsync: raw.parse(&RETAINED_FSYNC, parse_fsync)?,
         pubsub_output_buffer_bytes: raw.parse(&PUBSUB_OUTPUT_BUFFER_BYTES, parse_output_buffer_bytes)?,
         pubsub_slow_consumer: raw

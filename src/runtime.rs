@@ -61,7 +61,7 @@ pub enum ServerError {
 
 /// Messages from shard threads (and the signal thread) to the main thread.
 enum Event {
-    Recovered { shard: usize, reports: Vec<RecoveryReport> },
+    Recovered { shard: usize, reports: Vec<RecoveryReport>, queue_report: QueueRecoveryReport },
     Listening { shard: usize, address: SocketAddr },
     Drained { shard: usize },
     Exited { shard: usize },
@@ -97,6 +97,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     install_panic_exit();
     let config = Arc::new(config);
     let _lock = lock_data_dir(&config.data_dir)?;
+    crate::persist::queue::prepare_queues_dir(&config.data_dir)?;
     let plans = Arc::new(DataPlans {
         store: KeyspacePlan::prepare(&config.data_dir, Keyspace::Store, config.shards)?,
         retained: KeyspacePlan::prepare(&config.data_dir, Keyspace::Retained, config.shards)?,
@@ -136,7 +137,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     drop((shutdown, event_sender));
 
     let Some(reports) = wait_all(&events, shard_count, None, Step::Recovery, |event| match event {
-        Event::Recovered { shard, reports } => Some((shard, reports)),
+        Event::Recovered { shard, reports, queue_report } => Some((shard, reports, queue_report)),
         _ => None,
     })?
     else {
@@ -260,11 +261,32 @@ fn serve_until_signal(events: &crossbeam_channel::Receiver<Event>) -> Result<i32
     }
 }
 
-fn log_recovery(reports: &[(usize, Vec<RecoveryReport>)]) {
-    for (shard, reports) in reports {
+fn log_recovery(reports: &[(usize, Vec<RecoveryReport>, QueueRecoveryReport)]) {
+    for (shard, reports, queue_report) in reports {
         for report in reports {
             eprintln!("nexo: shard {shard}: {report}");
         }
+        eprintln!("nexo: shard {shard}: {queue_report}");
+    }
+}
+
+/// What a shard found of its queues at start-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct QueueRecoveryReport {
+    pub queues: u64,
+    /// Ready, delayed and in-flight messages (in-flight ones are ready again).
+    pub messages: u64,
+    pub records_replayed: u64,
+    pub bytes_truncated: u64,
+}
+
+impl std::fmt::Display for QueueRecoveryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "queues recovered: {} queues, {} messages, {} journal records replayed, {} torn bytes dropped",
+            self.queues, self.messages, self.records_replayed, self.bytes_truncated
+        )
     }
 }
 

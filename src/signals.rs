@@ -61,3 +61,19 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
         Err(error)
     }
 }
+
+/// Waits for `wake` unless the shutdown sender is dropped first; returns whether the server is shutting down.
+pub async fn unless_shutdown(wake: impl std::future::Future<Output = ()>, shutdown: &flume::Receiver<()>) -> bool {
+    futures_lite::future::or(
+        async {
+            wake.await;
+            false
+        },
+        async {
+            // Resolves when the runtime drops the shutdown sender.
+            let _ = shutdown.recv_async().await;
+            true
+        },
+    )
+    .await
+}

@@ -11,6 +11,8 @@ import { ErrorCode, PROTOCOL_VERSION, opcodeName } from './protocol/opcodes.js';
 import { type NexoClientOptions, type ResolvedOptions, reconnectDelay, resolveOptions } from './options.js';
 import { Subscriptions } from './pubsub/subscriptions.js';
 import { Topic } from './pubsub/topic.js';
+import { Consumers } from './queue/consumers.js';
+import { Queue } from './queue/queue.js';
 import { Store } from './store/store.js';
 
 /** Where the client is in its life: only `ready` accepts calls. */
@@ -66,12 +68,16 @@ export class NexoClient extends EventEmitter {
   private readonly restoreHooks = new Set<RestoreHook>();
   private readonly pushHandlers = new Map<number, PushHandler>();
   private readonly subscriptions: Subscriptions;
+  private readonly consumers: Consumers;
+  /** Counts the connections made so far: which connection a lease came from. */
+  private connectionCount = 0;
 
   private constructor(options: ResolvedOptions) {
     super();
     this.options = options;
     this.store = new Store(this);
     this.subscriptions = new Subscriptions(this);
+    this.consumers = new Consumers(this);
   }
 
   /**
@@ -104,6 +110,15 @@ export class NexoClient extends EventEmitter {
     return new Topic<T>(name, this, this.subscriptions);
   }
 
+  /**
+   * A handle on the durable job queue `name`: `create` it (or `update` its options), `push` jobs, `subscribe`
+   * consumers or `pop` jobs, and inspect its dead-letter queue (`dlq`). Creating the handle does no I/O; `T` is
+   * the type of its jobs.
+   */
+  queue<T = unknown>(name: string): Queue<T> {
+    return new Queue<T>(name, this, this.consumers);
+  }
+
   /** Round trip to the server; resolves with the echoed payload. */
   async ping(payload: Uint8Array | string = ''): Promise<Buffer> {
     const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
@@ -127,10 +142,11 @@ export class NexoClient extends EventEmitter {
 
   /**
    * Sends one request frame (built by the protocol encoders) and resolves with its decoded reply. Rejects at
-   * once with `NotConnectedError` unless the client is `ready`.
+   * once with `NotConnectedError` unless the client is `ready`. The reply is due within `requestTimeoutMs` plus
+   * `extraTimeoutMs`: a request the server answers late on purpose (a queue pop that waits) adds its wait.
    * @internal Engine APIs call this; applications use the engine APIs.
    */
-  request<T>(frame: Buffer, decodeReply: ReplyDecoder<T>): Promise<T> {
+  request<T>(frame: Buffer, decodeReply: ReplyDecoder<T>, extraTimeoutMs = 0): Promise<T> {
     const connection = this.connection;
     if (this.currentStatus !== 'ready' || connection === undefined || !connection.isOpen) {
       return Promise.reject(this.notConnected());
@@ -146,7 +162,16 @@ export class NexoClient extends EventEmitter {
         ),
       );
     }
-    return connection.call(frame, decodeReply);
+    return connection.call(frame, decodeReply, extraTimeoutMs);
+  }
+
+  /**
+   * Identifies the current connection: it changes with every reconnect, so state the server ties to a connection
+   * (queue leases) can tell whether it still holds.
+   * @internal Engines compare it; it means nothing across clients.
+   */
+  get connectionEpoch(): number {
+    return this.connectionCount;
   }
 
   /**
@@ -203,6 +228,7 @@ export class NexoClient extends EventEmitter {
       this.serverInfo = info;
       connection.useRequestTimeout(requestTimeoutMs);
       this.connection = connection;
+      this.connectionCount += 1;
       return connection;
     } catch (error) {
       connection.close(error instanceof Error ? error : new ProtocolError(String(error)));

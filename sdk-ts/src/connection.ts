@@ -25,6 +25,8 @@ interface Pending {
   requestId: number;
   opcode: number;
   deadline: number;
+  /** How much longer than `requestTimeoutMs` this call may wait (a queue pop's own wait). */
+  extraTimeoutMs: number;
   decode: ReplyDecoder<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
@@ -83,19 +85,23 @@ export class Connection {
     this.requestTimeoutMs = timeoutMs;
   }
 
-  /** Sends a request frame built by the protocol encoders and resolves with its decoded reply. */
-  call<T>(frame: Buffer, decodeReply: ReplyDecoder<T>): Promise<T> {
+  /**
+   * Sends a request frame built by the protocol encoders and resolves with its decoded reply. The reply is due
+   * within the request timeout plus `extraTimeoutMs` (for requests the server answers late on purpose).
+   */
+  call<T>(frame: Buffer, decodeReply: ReplyDecoder<T>, extraTimeoutMs = 0): Promise<T> {
     if (!this.open) {
       return Promise.reject(new ConnectionClosedError('the connection is closed; the request was not sent'));
     }
     const requestId = this.allocateId();
     setRequestId(frame, requestId);
     return new Promise<T>((resolve, reject) => {
-      const deadline = performance.now() + this.requestTimeoutMs;
+      const deadline = performance.now() + this.requestTimeoutMs + extraTimeoutMs;
       this.pending.insert({
         requestId,
         opcode: frame.readUInt16LE(0),
         deadline,
+        extraTimeoutMs,
         decode: decodeReply,
         resolve: resolve as (value: unknown) => void,
         reject,
@@ -237,10 +243,11 @@ export class Connection {
     for (const pending of this.pending.entries()) {
       if (pending.deadline <= now) {
         this.pending.take(pending.requestId);
+        const waited = pending.extraTimeoutMs > 0 ? ` after its own ${pending.extraTimeoutMs} ms wait` : '';
         pending.reject(
           new TimeoutError(
-            `${opcodeName(pending.opcode)} got no reply within ${this.requestTimeoutMs} ms (requestTimeoutMs); ` +
-              'it may still take effect on the server. Raise requestTimeoutMs or check the server load',
+            `${opcodeName(pending.opcode)} got no reply within ${this.requestTimeoutMs} ms (requestTimeoutMs)` +
+              `${waited}; it may still take effect on the server. Raise requestTimeoutMs or check the server load`,
           ),
         );
       } else if (pending.deadline < earliest) {

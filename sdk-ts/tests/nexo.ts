@@ -1,5 +1,5 @@
-// The one shared client of a test file, connected to the shared server, and unique keys and topics that are
-// deleted (keys) or cleared of retained values (topics) after each test.
+// The one shared client of a test file, connected to the shared server, and unique keys, topics and queue names
+// that are deleted (keys, queues) or cleared of retained values (topics) after each test.
 
 import { afterAll, afterEach, inject } from 'vitest';
 import { NexoClient, type NexoClientOptions } from '../src/index.js';
@@ -16,6 +16,7 @@ export const client = await NexoClient.connect(sharedServer);
 
 const created = new Set<string>();
 const topics = new Set<string>();
+const queues = new Set<string>();
 let sequence = 0;
 const run = `${process.pid}-${Date.now().toString(36)}`;
 
@@ -47,7 +48,18 @@ export function subtopic(base: string, levels: string): string {
   return below;
 }
 
+/** A queue name no other test uses, `test:<run>:<n>:<name>`; the queue is deleted after the test if it exists. */
+export function queueName(name: string): string {
+  sequence += 1;
+  const unique = `test:${run}:${sequence}:${name}`;
+  queues.add(unique);
+  return unique;
+}
+
 afterEach(async () => {
+  const createdQueues = [...queues];
+  queues.clear();
+  await Promise.all(createdQueues.map((name) => client.queue(name).delete()));
   const retained = [...topics];
   topics.clear();
   await Promise.all(retained.map((name) => client.pubsub(name).clearRetained()));

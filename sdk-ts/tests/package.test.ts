@@ -21,6 +21,10 @@ const PUBLIC_EXPORTS = [
   'ErrorCode',
   'DEFAULT_OPTIONS',
   'Topic',
+  'Queue',
+  'PoppedMessage',
+  'DeadLetterQueue',
+  'DEFAULT_QUEUE_OPTIONS',
 ];
 
 describe('the published package', () => {

@@ -3,10 +3,26 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../src/protocol/commands.js';
 import { type Frame, FrameDecoder, HEADER_BYTES, encodeFrame } from '../src/protocol/frame.js';
-import { ContentTag, ErrorCode, FrameKind, Opcode, SetCondition, errorCodeName } from '../src/protocol/opcodes.js';
+import {
+  BackoffKind,
+  ContentTag,
+  ErrorCode,
+  FrameKind,
+  Opcode,
+  SetCondition,
+  errorCodeName,
+} from '../src/protocol/opcodes.js';
 import { FrameWriter, setRequestId, type WireValue } from '../src/protocol/payload.js';
+import {
+  type WireDelivery,
+  type WirePushItem,
+  type WireQueueOptions,
+  decodeQueue,
+  encodeQueue,
+} from '../src/protocol/queue-commands.js';
 import { toWireValue } from '../src/protocol/values.js';
 import { ProtocolError } from '../src/errors.js';
+import { DEFAULT_QUEUE_OPTIONS, wireOptions } from '../src/queue/options.js';
 import { REPO_ROOT } from './server.js';
 
 interface VectorValue {
@@ -33,6 +49,10 @@ const vectors = JSON.parse(readFileSync(join(REPO_ROOT, 'tests', 'vectors', 'nat
 };
 /** Push vectors; checked for presence by the opcode coverage test, so a missing array fails there, not here. */
 const pushes = vectors.pushes ?? [];
+/** Reply shapes of the queue engine; their fields are compared after `normalizeQueueFields`. */
+const QUEUE_SHAPES = new Set(['ids', 'deliveries', 'queueStats', 'dlqPage']);
+/** Queue vector fields holding a 64-bit id: the SDK hands them out as decimal strings (vectors write numbers too). */
+const ID_FIELDS = new Set(['lease', 'messageId', 'id']);
 
 const tags = { raw: ContentTag.Raw, utf8: ContentTag.Utf8, json: ContentTag.Json } as const;
 const conditions = { always: SetCondition.Always, ifAbsent: SetCondition.IfAbsent, ifPresent: SetCondition.IfPresent };
@@ -47,6 +67,112 @@ function appValue(value: VectorValue | null): unknown {
   if (value.tag === 'raw') return Buffer.from(value.hex ?? '', 'hex');
   if (value.tag === 'utf8') return value.text;
   return JSON.parse(value.text ?? '');
+}
+
+const backoffKinds: Record<string, BackoffKind> = {
+  none: BackoffKind.None,
+  fixed: BackoffKind.Fixed,
+  exponential: BackoffKind.Exponential,
+};
+
+/** A `u64` vector field: a JSON number, or a decimal string when it may exceed 2^53. */
+function u64(value: unknown): bigint {
+  return BigInt(value as string | number);
+}
+
+/** The wire options of a vector's `options` field (camelCase after the spec; 0 or null for "none"). */
+function vectorOptions(options: Record<string, any>): WireQueueOptions {
+  const backoff = (options.backoff ?? null) as Record<string, any> | null;
+  const type: unknown = backoff?.type ?? 'none';
+  return {
+    visibilityTimeoutMs: Number(options.visibilityTimeoutMs),
+    maxRetries: Number(options.maxRetries),
+    backoffKind: typeof type === 'number' ? (type as BackoffKind) : (backoffKinds[type as string] as BackoffKind),
+    backoffDelayMs: Number(backoff?.delayMs ?? 0),
+    backoffMaxDelayMs: Number(backoff?.maxDelayMs ?? 0),
+    maxLength: Number(options.maxLength ?? 0),
+    deadLetter: options.deadLetter as boolean,
+  };
+}
+
+/** The wire push item of a vector's `item` (or one of its `items`). */
+function vectorItem(item: Record<string, any>): WirePushItem {
+  return {
+    value: wireValue(item.value as VectorValue),
+    priority: Number(item.priority ?? 0),
+    delayMs: Number(item.delayMs ?? 0),
+    dedupId: (item.dedupId ?? undefined) as string | undefined,
+  };
+}
+
+function encodeQueueRequest(opcode: string, f: Record<string, any>): Buffer | undefined {
+  const queue = f.queue as string;
+  switch (opcode) {
+    case 'QueueCreate':
+      return encodeQueue.create(queue, vectorOptions(f.options));
+    case 'QueueUpdate':
+      return encodeQueue.update(queue, vectorOptions(f.options));
+    case 'QueueDelete':
+      return encodeQueue.delete(queue);
+    case 'QueueExists':
+      return encodeQueue.exists(queue);
+    case 'QueuePush':
+      return encodeQueue.push(queue, vectorItem(f.item));
+    case 'QueuePushBatch':
+      return encodeQueue.pushBatch(queue, (f.items as Array<Record<string, any>>).map(vectorItem));
+    case 'QueueSubscribe':
+      return encodeQueue.subscribe(queue, f.consumerId, f.credits);
+    case 'QueueUnsubscribe':
+      return encodeQueue.unsubscribe(queue, f.consumerId);
+    case 'QueueAck':
+      return encodeQueue.ack(queue, u64(f.lease));
+    case 'QueueNack':
+      return encodeQueue.nack(queue, u64(f.lease), f.reason);
+    case 'QueueTouch':
+      return encodeQueue.touch(queue, u64(f.lease));
+    case 'QueueRelease':
+      return encodeQueue.release(queue, u64(f.lease));
+    case 'QueuePop':
+      return encodeQueue.pop(queue, f.count, Number(f.waitMs));
+    case 'QueueStats':
+      return encodeQueue.stats(queue);
+    case 'QueuePurge':
+      return encodeQueue.purge(queue);
+    case 'QueueDlqPeek':
+      return encodeQueue.dlqPeek(queue, f.limit, f.offset);
+    case 'QueueDlqMove':
+      return encodeQueue.dlqMove(queue, u64(f.messageId));
+    case 'QueueDlqRedrive':
+      return encodeQueue.dlqRedrive(queue);
+    case 'QueueDlqDelete':
+      return encodeQueue.dlqDelete(queue, u64(f.messageId));
+    case 'QueueDlqPurge':
+      return encodeQueue.dlqPurge(queue);
+    default:
+      return undefined;
+  }
+}
+
+/** A delivery as vector fields: camelCase after the spec, ids as decimal strings. */
+function deliveryFields(delivery: WireDelivery): Record<string, unknown> {
+  return {
+    lease: delivery.lease.toString(),
+    messageId: delivery.id,
+    attempts: delivery.attempts,
+    priority: delivery.priority,
+    enqueuedAtMs: delivery.enqueuedAtMs,
+    value: delivery.value,
+  };
+}
+
+/** Queue vector fields as the SDK hands them out: ids as decimal strings, vector values as application values. */
+function normalizeQueueFields(fields: unknown, name = ''): unknown {
+  if (Array.isArray(fields)) return fields.map((item) => normalizeQueueFields(item, name === 'ids' ? 'id' : ''));
+  if (ID_FIELDS.has(name)) return String(fields);
+  if (fields === null || typeof fields !== 'object') return fields;
+  const object = fields as Record<string, unknown>;
+  if (name === 'value' && typeof object.tag === 'string') return appValue(object as unknown as VectorValue);
+  return Object.fromEntries(Object.entries(object).map(([key, value]) => [key, normalizeQueueFields(value, key)]));
 }
 
 function encodeRequest(vector: Vector): Buffer {
@@ -94,8 +220,11 @@ function encodeRequest(vector: Vector): Buffer {
       return encode.publish(f.topic, wireValue(f.value), f.retain, f.ttlMs);
     case 'PubSubClearRetained':
       return encode.clearRetained(f.topic);
-    default:
-      throw new Error(`the SDK has no encoder for vector opcode ${vector.opcode}`);
+    default: {
+      const frame = encodeQueueRequest(vector.opcode, f);
+      if (frame === undefined) throw new Error(`the SDK has no encoder for vector opcode ${vector.opcode}`);
+      return frame;
+    }
   }
 }
 
@@ -129,6 +258,14 @@ function decodeReply(vector: Vector, frame: Frame): unknown {
       const page = decode.scanPage(frame.payload);
       return { cursor: page.cursor.toString(), keys: page.keys };
     }
+    case 'ids':
+      return { ids: decodeQueue.messageIds(frame.payload) };
+    case 'deliveries':
+      return { deliveries: decodeQueue.deliveries(frame.payload).map(deliveryFields) };
+    case 'queueStats':
+      return decodeQueue.stats(frame.payload);
+    case 'dlqPage':
+      return decodeQueue.dlqPage(frame.payload);
     case 'error': {
       const error = decode.error(frame.payload);
       return { code: error.code, codeName: errorCodeName(error.code), message: error.message };
@@ -141,12 +278,21 @@ function decodeReply(vector: Vector, frame: Frame): unknown {
 /** The push fields with vector values turned into what the SDK hands to applications. */
 function expectedPush(vector: Vector): unknown {
   const fields = vector.fields as Record<string, unknown>;
+  if (vector.opcode === 'QueueDelivery') return normalizeQueueFields(fields);
   return { ...fields, value: appValue(fields.value as VectorValue) };
+}
+
+/** A push decoded by the SDK, as vector fields. */
+function decodePush(vector: Vector, frame: Frame): unknown {
+  if (vector.opcode !== 'QueueDelivery') return decode.message(frame.payload);
+  const push = decodeQueue.delivery(frame.payload);
+  return { queue: push.queue, consumerId: push.consumerId, delivery: deliveryFields(push.delivery) };
 }
 
 /** The reply fields with vector values turned into what the SDK hands to applications. */
 function expectedReply(vector: Vector): unknown {
   const fields = vector.fields as Record<string, unknown>;
+  if (QUEUE_SHAPES.has(vector.shape ?? '')) return normalizeQueueFields(fields);
   if (vector.shape === 'value') return { value: appValue(fields.value as VectorValue | null) };
   if (vector.shape === 'values') return { values: (fields.values as Array<VectorValue | null>).map(appValue) };
   return fields;
@@ -195,7 +341,7 @@ describe('golden vectors', () => {
         FrameKind.Push,
         vector.requestId,
       ]);
-      expect(decode.message(frame.payload)).toEqual(expectedPush(vector));
+      expect(decodePush(vector, frame)).toEqual(expectedPush(vector));
     },
   );
 
@@ -351,5 +497,187 @@ describe('PubSubMessage push decoding', () => {
   it('trailing bytes after the subscription ids throw a ProtocolError', () => {
     const payload = message(0, 't', 'x', [1]);
     expect(() => decode.message(Buffer.concat([payload, Buffer.from([0])]))).toThrow(/trailing/);
+  });
+});
+
+describe('queue request layouts', () => {
+  /** The payload of a request frame as hex. */
+  function payloadHex(frame: Buffer): string {
+    return frame.subarray(HEADER_BYTES).toString('hex');
+  }
+
+  /** `string queue` for the queue named `q`. */
+  const QUEUE_Q = '01000000' + '71';
+
+  it('pins the 38-byte options block: u64 visibility, u32 retries, u8 kind, u64 delay, u64 cap, u64 length, u8 dlq', () => {
+    const frame = encodeQueue.create('q', {
+      visibilityTimeoutMs: 30_000,
+      maxRetries: 3,
+      backoffKind: BackoffKind.Exponential,
+      backoffDelayMs: 500,
+      backoffMaxDelayMs: 60_000,
+      maxLength: 1000,
+      deadLetter: true,
+    });
+    expect([frame.readUInt16LE(0), frame.readUInt32LE(8)]).toEqual([Opcode.QueueCreate, 5 + 38]);
+    expect(payloadHex(frame)).toBe(
+      QUEUE_Q +
+        '3075000000000000' +
+        '03000000' +
+        '02' +
+        'f401000000000000' +
+        '60ea000000000000' +
+        'e803000000000000' +
+        '01',
+    );
+    expect(encodeQueue.update('q', { ...wireOptions({}), deadLetter: false }).readUInt16LE(0)).toBe(Opcode.QueueUpdate);
+  });
+
+  it('applies the documented defaults and maps Infinity to the wire: retries u32::MAX, length 0', () => {
+    expect(DEFAULT_QUEUE_OPTIONS).toEqual({
+      visibilityTimeoutMs: 30_000,
+      maxRetries: 5,
+      backoff: null,
+      maxLength: Infinity,
+      deadLetter: true,
+    });
+    expect(wireOptions({})).toEqual({
+      visibilityTimeoutMs: 30_000,
+      maxRetries: 5,
+      backoffKind: BackoffKind.None,
+      backoffDelayMs: 0,
+      backoffMaxDelayMs: 0,
+      maxLength: 0,
+      deadLetter: true,
+    });
+    expect(wireOptions({ maxRetries: Infinity, maxLength: 7, backoff: { type: 'fixed', delayMs: 250 } })).toMatchObject(
+      {
+        maxRetries: 0xffff_ffff,
+        backoffKind: BackoffKind.Fixed,
+        backoffDelayMs: 250,
+        maxLength: 7,
+      },
+    );
+  });
+
+  it('pins a push item with and without a dedup id: value, u8 priority, u64 delay, u8 has_dedup, [string dedup]', () => {
+    const item = { value: { tag: ContentTag.Utf8, data: 'hi' }, priority: 5, delayMs: 1000, dedupId: 'x' };
+    const withDedup = '01' + '020000006869' + '05' + 'e803000000000000' + '01' + '0100000078';
+    const without = '01' + '020000006869' + '05' + 'e803000000000000' + '00';
+    expect(payloadHex(encodeQueue.push('q', item))).toBe(QUEUE_Q + withDedup);
+    expect(payloadHex(encodeQueue.push('q', { ...item, dedupId: undefined }))).toBe(QUEUE_Q + without);
+    expect(payloadHex(encodeQueue.pushBatch('q', [item, { ...item, dedupId: undefined }]))).toBe(
+      QUEUE_Q + '02000000' + withDedup + without,
+    );
+  });
+
+  it('pins the lease, consumer, pop, peek and message id requests', () => {
+    const lease = (1n << 63n) + 1n;
+    const leaseHex = '0100000000000080';
+    expect(payloadHex(encodeQueue.subscribe('q', 7, 10))).toBe(QUEUE_Q + '07000000' + '0a000000');
+    expect(payloadHex(encodeQueue.unsubscribe('q', 7))).toBe(QUEUE_Q + '07000000');
+    expect(payloadHex(encodeQueue.ack('q', lease))).toBe(QUEUE_Q + leaseHex);
+    expect(payloadHex(encodeQueue.nack('q', lease, 'no'))).toBe(QUEUE_Q + leaseHex + '02000000' + '6e6f');
+    expect(payloadHex(encodeQueue.touch('q', lease))).toBe(QUEUE_Q + leaseHex);
+    expect(payloadHex(encodeQueue.release('q', lease))).toBe(QUEUE_Q + leaseHex);
+    expect(payloadHex(encodeQueue.pop('q', 3, 5000))).toBe(QUEUE_Q + '03000000' + '8813000000000000');
+    expect(payloadHex(encodeQueue.dlqPeek('q', 100, 2))).toBe(QUEUE_Q + '64000000' + '02000000');
+    expect(payloadHex(encodeQueue.dlqMove('q', 0xffff_ffff_ffff_ffffn))).toBe(QUEUE_Q + 'ffffffffffffffff');
+    expect(payloadHex(encodeQueue.dlqDelete('q', 9n))).toBe(QUEUE_Q + '0900000000000000');
+    const nameOnly = [
+      [encodeQueue.delete, Opcode.QueueDelete],
+      [encodeQueue.exists, Opcode.QueueExists],
+      [encodeQueue.stats, Opcode.QueueStats],
+      [encodeQueue.purge, Opcode.QueuePurge],
+      [encodeQueue.dlqRedrive, Opcode.QueueDlqRedrive],
+      [encodeQueue.dlqPurge, Opcode.QueueDlqPurge],
+    ] as const;
+    for (const [encodeName, opcode] of nameOnly) {
+      const frame = encodeName('q');
+      expect([frame.readUInt16LE(0), payloadHex(frame)]).toEqual([opcode, QUEUE_Q]);
+    }
+  });
+});
+
+describe('queue reply and push decoding', () => {
+  /** A `delivery`: u64 lease, u64 message id, u32 attempts, u8 priority, u64 enqueued at, value. */
+  function delivery(writer: FrameWriter, lease: bigint, id: bigint, text: string): FrameWriter {
+    return writer.u64(lease).u64(id).u32(2).u8(9).u64(1_700_000_000_000).value({ tag: ContentTag.Json, data: text });
+  }
+
+  function payload(writer: FrameWriter): Buffer {
+    return writer.finish(0, FrameKind.Reply).subarray(HEADER_BYTES);
+  }
+
+  const deliveryPush = payload(
+    delivery(new FrameWriter().string('emails').u32(7), (1n << 63n) + 1n, 0xffff_ffff_ffff_ffffn, '{"a":1}'),
+  );
+
+  it('a QueueDelivery push decodes to its queue, consumer and delivery, with the 64-bit id exact as a string', () => {
+    expect(decodeQueue.delivery(deliveryPush)).toEqual({
+      queue: 'emails',
+      consumerId: 7,
+      delivery: {
+        lease: (1n << 63n) + 1n,
+        id: '18446744073709551615',
+        attempts: 2,
+        priority: 9,
+        enqueuedAtMs: 1_700_000_000_000,
+        value: { a: 1 },
+      },
+    });
+  });
+
+  it('every truncated prefix of a QueueDelivery push throws a ProtocolError, and so do trailing bytes', () => {
+    for (let length = 0; length < deliveryPush.length; length += 1) {
+      expect(() => decodeQueue.delivery(deliveryPush.subarray(0, length))).toThrow(ProtocolError);
+    }
+    expect(() => decodeQueue.delivery(Buffer.concat([deliveryPush, Buffer.from([0])]))).toThrow(/trailing/);
+  });
+
+  it('a QueuePop reply decodes to its list of deliveries, in order', () => {
+    const reply = payload(delivery(delivery(new FrameWriter().u32(2), 1n, 10n, '1'), 2n, 11n, '"two"'));
+    expect(decodeQueue.deliveries(reply).map((item) => [item.lease, item.id, item.value])).toEqual([
+      [1n, '10', 1],
+      [2n, '11', 'two'],
+    ]);
+    expect(decodeQueue.deliveries(payload(new FrameWriter().u32(0)))).toEqual([]);
+    for (let length = 0; length < reply.length; length += 1) {
+      expect(() => decodeQueue.deliveries(reply.subarray(0, length))).toThrow(ProtocolError);
+    }
+  });
+
+  it('QueueStats, QueueDlqPeek, QueuePush, QueuePushBatch and QueueTouch replies decode field by field', () => {
+    const stats = payload(new FrameWriter().u64(1).u64(2).u64(3).u64(4).u64(5));
+    expect(decodeQueue.stats(stats)).toEqual({ ready: 1, delayed: 2, inFlight: 3, deadLettered: 4, consumers: 5 });
+    const page = payload(
+      new FrameWriter()
+        .u64(12)
+        .u32(1)
+        .u64(42)
+        .u32(6)
+        .string('visibility timeout')
+        .u64(1_700_000_000_000)
+        .value({ tag: ContentTag.Raw, data: Buffer.from([0, 255]) }),
+    );
+    expect(decodeQueue.dlqPage(page)).toEqual({
+      total: 12,
+      items: [
+        {
+          id: '42',
+          attempts: 6,
+          failureReason: 'visibility timeout',
+          failedAtMs: 1_700_000_000_000,
+          value: Buffer.from([0, 255]),
+        },
+      ],
+    });
+    for (let length = 0; length < page.length; length += 1) {
+      expect(() => decodeQueue.dlqPage(page.subarray(0, length))).toThrow(ProtocolError);
+    }
+    expect(decodeQueue.messageId(payload(new FrameWriter().u64(1n << 60n)))).toBe('1152921504606846976');
+    expect(decodeQueue.messageIds(payload(new FrameWriter().u32(2).u64(3).u64(4)))).toEqual(['3', '4']);
+    expect(decodeQueue.deadline(payload(new FrameWriter().u64(1_700_000_030_000)))).toBe(1_700_000_030_000);
+    expect(() => decodeQueue.stats(stats.subarray(0, 39))).toThrow(/consumers/);
   });
 });

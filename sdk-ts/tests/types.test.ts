@@ -3,10 +3,17 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type {
   ClientStatus,
+  DeadLetterPage,
+  JobMeta,
   MessageMeta,
   NexoClient,
   NexoClientOptions,
+  PoppedMessage,
   PublishOptions,
+  Queue,
+  QueueOptions,
+  QueueStats,
+  QueueSubscription,
   ReconnectingEvent,
   ServerInfo,
   StoreMap,
@@ -21,6 +28,10 @@ interface User {
 
 interface Reading {
   celsius: number;
+}
+
+interface MailJob {
+  to: string;
 }
 
 describe('public types', () => {
@@ -64,6 +75,48 @@ describe('public types', () => {
     expectTypeOf<PublishOptions>().toHaveProperty('ttl').toEqualTypeOf<number | undefined>();
     // @ts-expect-error a typed topic publishes only its message type
     expectTypeOf((topic: Topic<Reading>) => topic.publish('21.5')).toBeFunction();
+  });
+
+  it('queue handles carry their job type into push, subscribe, pop and the DLQ; ids are strings', () => {
+    expectTypeOf((client: NexoClient) => client.queue<MailJob>('emails')).returns.toEqualTypeOf<Queue<MailJob>>();
+    expectTypeOf((queue: Queue<MailJob>) => queue.create({ maxRetries: 3 })).returns.toEqualTypeOf<
+      Promise<Queue<MailJob>>
+    >();
+    expectTypeOf((queue: Queue<MailJob>) =>
+      queue.push({ to: 'test@test.com' }, { priority: 5, delayMs: 1000, dedupId: 'x' }),
+    ).returns.toEqualTypeOf<Promise<string>>();
+    expectTypeOf((queue: Queue<MailJob>) =>
+      queue.pushBatch([{ data: { to: 'a' }, priority: 1 }]),
+    ).returns.toEqualTypeOf<Promise<string[]>>();
+    expectTypeOf((queue: Queue<MailJob>) =>
+      queue.subscribe(
+        async (job, meta) => {
+          expectTypeOf(job).toEqualTypeOf<MailJob>();
+          expectTypeOf(meta).toEqualTypeOf<JobMeta>();
+          return 'a callback may resolve any value';
+        },
+        { concurrency: 10 },
+      ),
+    ).returns.toEqualTypeOf<Promise<QueueSubscription>>();
+    expectTypeOf((queue: Queue<MailJob>) => queue.pop({ count: 1, waitMs: 5000 })).returns.toEqualTypeOf<
+      Promise<Array<PoppedMessage<MailJob>>>
+    >();
+    expectTypeOf<PoppedMessage<MailJob>['data']>().toEqualTypeOf<MailJob>();
+    expectTypeOf<PoppedMessage['id']>().toEqualTypeOf<string>();
+    expectTypeOf<PoppedMessage['touch']>().returns.toEqualTypeOf<Promise<Date>>();
+    expectTypeOf<JobMeta['enqueuedAt']>().toEqualTypeOf<Date>();
+    expectTypeOf((queue: Queue<MailJob>) => queue.stats()).returns.toEqualTypeOf<Promise<QueueStats>>();
+    expectTypeOf((queue: Queue<MailJob>) => queue.dlq.peek({ limit: 10 })).returns.toEqualTypeOf<
+      Promise<DeadLetterPage<MailJob>>
+    >();
+    expectTypeOf<DeadLetterPage<MailJob>['items'][number]['failedAt']>().toEqualTypeOf<Date>();
+    expectTypeOf<QueueOptions['backoff']>().toEqualTypeOf<
+      { type: 'fixed' | 'exponential'; delayMs: number; maxDelayMs?: number } | null | undefined
+    >();
+    // @ts-expect-error a typed queue pushes only its job type
+    expectTypeOf((queue: Queue<MailJob>) => queue.push('to@x')).toBeFunction();
+    // @ts-expect-error message ids are strings
+    expectTypeOf((queue: Queue<MailJob>) => queue.dlq.moveToQueue(7n)).toBeFunction();
   });
 
   it('options, status and events are typed', () => {

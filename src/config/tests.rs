@@ -82,7 +82,7 @@ fn every_option_reads_its_env_var() {
 }
 
 /// One invalid value per option; the error must name the flag and the env var, whichever supplied it.
-const INVALID: [(&str, &str); 16] = [
+const INVALID: [(&str, &str); 18] = [
     ("host", "localhost"),
     ("port", "65536"),
     ("dashboard", "8080"),
@@ -95,6 +95,8 @@ const INVALID: [(&str, &str); 16] = [
     ("store-maxmemory", "lots"),
     ("store-eviction", "random"),
     ("store-snapshot-wal-bytes", "0"),
+    ("queue-fsync", "interval:x"),
+    ("queue-compact-wal-bytes", "0"),
     ("retained-fsync", "sometimes"),
     ("pubsub-output-buffer-bytes", "1kb"),
     ("pubsub-slow-consumer", "block"),

@@ -4,11 +4,13 @@
 //! in order in one inbox message), and a connection processes its batches one after another, so a request sent
 //! after a reply was received always observes that reply's effect.
 
+use super::alone::{run_alone, runs_alone};
 use super::core::{Durability, ShardCore};
 use super::errors::ErrorReply;
 use super::mesh::{ShardMessage, ShardResult};
 use super::op::{OpReply, ShardOp};
-use super::pubsub::{self, is_exclusive, plan_pubsub_request, PubSubAssemble};
+use super::pubsub::{self, plan_pubsub_request, PubSubAssemble};
+use super::queue_requests::{self, is_queue_request, plan_queue_request};
 use super::session::Session;
 use super::store::{self, plan_store_request, StoreAssemble};
 use crate::protocol::frame::check_frame;
@@ -39,12 +41,12 @@ pub async fn process(core: &ShardCore, session: &mut Session, input: &[u8], out:
     let mut more = false;
     while batch.entries.len() < MAX_BATCH_REQUESTS {
         match check_frame(&input[consumed..], core.config.max_frame_bytes) {
-            FrameCheck::Complete { header, total_len } if is_exclusive(header.opcode) => {
-                // Subscription changes run alone, after every earlier request's effects and before any later one's.
+            FrameCheck::Complete { header, total_len } if runs_alone(header.opcode) => {
+                // Runs alone: after every earlier request's effects and before any later one's.
                 if batch.entries.is_empty() {
                     let payload = &input[consumed + HEADER_LEN..consumed + total_len];
                     consumed += total_len;
-                    pubsub::run_exclusive(core, session, &header, payload, out).await;
+                    run_alone(core, session, &header, payload, out).await;
                 }
                 more = true;
                 break;
@@ -90,6 +92,8 @@ enum Outcome {
 pub(super) enum Assemble {
     Store(StoreAssemble),
     PubSub(PubSubAssemble),
+    /// The one reply of a queue op.
+    Queue,
 }
 
 struct Entry {
@@ -144,6 +148,10 @@ impl<'a> Batch<'a> {
             Request::PubSubPublish { .. } | Request::PubSubClearRetained { .. } => {
                 let (assemble, slots) = plan_pubsub_request(self, core, request)?;
                 Outcome::Routed { assemble: Assemble::PubSub(assemble), slots }
+            }
+            request if is_queue_request(&request) => {
+                let slots = plan_queue_request(self, core, session, request)?;
+                Outcome::Routed { assemble: Assemble::Queue, slots }
             }
             store_request => {
                 let (assemble, slots) = plan_store_request(self, core, store_request)?;
@@ -216,6 +224,7 @@ impl<'a> Batch<'a> {
                     match assemble {
                         Assemble::Store(kind) => store::assemble(kind, replies),
                         Assemble::PubSub(kind) => pubsub::assemble(kind, replies),
+                        Assemble::Queue => queue_requests::assemble(replies),
                     }
                 }
             };

@@ -4,9 +4,12 @@ use super::errors::ErrorReply;
 use super::hub::PubSubHub;
 use super::mesh::ShardMessage;
 use super::op::{OpReply, ShardOp};
+use super::queue_delivery::{Courier, Signal};
+use super::queue_hub::QueueHub;
 use crate::clock;
 use crate::config::Config;
 use crate::net::ConnectionTracker;
+use crate::persist::queue::QueueFiles;
 use crate::persist::{Lsn, StorePersistence};
 use crate::protocol::ErrorCode;
 use nexo_shards::hash::{owner, Namespace};
@@ -24,10 +27,12 @@ pub struct Persisted {
 }
 
 /// Where the changes of one batch of ops sit in the WALs, to wait for before acknowledging them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Default)]
 pub struct Durability {
     store: Option<Lsn>,
     retained: Option<Lsn>,
+    /// One entry per queue journal written to, with the highest LSN.
+    queues: Vec<(Rc<QueueFiles>, Lsn)>,
 }
 
 /// Everything one shard owns. Lives in an `Rc` inside the shard's executor and is never shared across threads.
@@ -41,6 +46,12 @@ pub struct ShardCore {
     pub retained: Persisted,
     /// Subscriptions, interest, retained index and connection outboxes.
     pub pubsub: RefCell<PubSubHub>,
+    /// The queues this shard owns.
+    pub queues: RefCell<QueueHub>,
+    /// Wakes the queue timer task when a queue's timers changed.
+    pub queue_timer: Signal,
+    /// Queue delivery frames on their way to consumers on other shards.
+    pub courier: Courier,
     /// Bounded inboxes of every shard, indexed by shard id (this shard's own included, unused by the fast path).
     pub inboxes: Vec<flume::Sender<ShardMessage>>,
     /// Live connections accepted by this shard.
@@ -56,6 +67,7 @@ impl ShardCore {
         store: Persisted,
         retained: Persisted,
         inboxes: Vec<flume::Sender<ShardMessage>>,
+        queues: QueueHub,
     ) -> ShardCore {
         let shard_count = inboxes.len();
         let index = nexo_shards::pubsub::RetainedIndex::rebuild(&retained.store.borrow());
@@ -66,6 +78,9 @@ impl ShardCore {
             store,
             retained,
             pubsub: RefCell::new(PubSubHub::new(shard_count, index)),
+            queues: RefCell::new(queues),
+            queue_timer: Signal::default(),
+            courier: Courier::new(shard_count),
             inboxes,
             connections: ConnectionTracker::default(),
             mutations: RefCell::new(Vec::new()),
@@ -75,6 +90,11 @@ impl ShardCore {
     /// The shard that owns a store key.
     pub fn store_owner(&self, key: &str) -> usize {
         owner(Namespace::Store, key.as_bytes(), self.shard_count)
+    }
+
+    /// The shard that owns a queue.
+    pub fn queue_owner(&self, queue: &str) -> usize {
+        owner(Namespace::Queue, queue.as_bytes(), self.shard_count)
     }
 
     /// The shard that owns a topic's retained message.
@@ -90,13 +110,16 @@ impl ShardCore {
         replies: &mut Vec<OpReply>,
     ) -> Durability {
         let now = clock::now_ms();
+        let mut durability = Durability::default();
         for op in ops {
-            replies.push(self.run_op(op, now));
+            replies.push(self.run_op(op, now, &mut durability));
         }
-        Durability { store: self.journal(&self.store), retained: self.journal(&self.retained) }
+        durability.store = self.journal(&self.store);
+        durability.retained = self.journal(&self.retained);
+        durability
     }
 
-    fn run_op<K: AsRef<str>>(&self, op: ShardOp<K>, now: Millis) -> OpReply {
+    fn run_op<K: AsRef<str>>(&self, op: ShardOp<K>, now: Millis, durability: &mut Durability) -> OpReply {
         match op {
             ShardOp::Store(op) => {
                 debug_assert!(
@@ -121,6 +144,13 @@ impl ShardCore {
                 let mut retained = self.retained.store.borrow_mut();
                 OpReply::Cleared(self.pubsub.borrow_mut().retained_index.clear(&mut retained, topic.as_ref(), now))
             }
+            ShardOp::Queue(op) => {
+                debug_assert_eq!(self.queue_owner(op.queue()), self.shard_id, "queue op routed to a non-owner shard");
+                match self.run_queue_op(op, now, durability) {
+                    Ok(reply) => OpReply::Queue(reply),
+                    Err(error) => OpReply::Failed(error),
+                }
+            }
         }
     }
 
@@ -138,14 +168,15 @@ impl ShardCore {
 
     /// Resolves once every change of a batch is as durable as its keyspace's fsync policy promises.
     pub async fn wait_durable(&self, durability: Durability) -> Result<(), ErrorReply> {
+        let failed =
+            |error: crate::persist::PersistError| ErrorReply::new(ErrorCode::PersistenceFailed, error.to_string());
         for (lsn, persisted) in [(durability.store, &self.store), (durability.retained, &self.retained)] {
             if let Some(lsn) = lsn {
-                persisted
-                    .persistence
-                    .wait_durable(lsn)
-                    .await
-                    .map_err(|error| ErrorReply::new(ErrorCode::PersistenceFailed, error.to_string()))?;
+                persisted.persistence.wait_durable(lsn).await.map_err(failed)?;
             }
+        }
+        for (files, lsn) in durability.queues {
+            files.wait_durable(lsn).await.map_err(failed)?;
         }
         Ok(())
     }
@@ -154,6 +185,14 @@ impl ShardCore {
 impl Durability {
     /// Whether the batch changed nothing that needs waiting for.
     pub fn is_none(&self) -> bool {
-        self.store.is_none() && self.retained.is_none()
+        self.store.is_none() && self.retained.is_none() && self.queues.is_empty()
+    }
+
+    /// Adds a queue journal position to wait for.
+    pub fn add_queue(&mut self, files: &Rc<QueueFiles>, lsn: Lsn) {
+        match self.queues.iter_mut().find(|(known, _)| Rc::ptr_eq(known, files)) {
+            Some((_, known_lsn)) => *known_lsn = (*known_lsn).max(lsn),
+            None => self.queues.push((Rc::clone(files), lsn)),
+        }
     }
 }

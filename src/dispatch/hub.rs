@@ -96,6 +96,11 @@ impl PubSubHub {
         accepted
     }
 
+    /// The outbox of a live connection of this shard.
+    pub fn outbox(&self, connection: ConnectionId) -> Option<&Rc<Outbox>> {
+        self.outboxes.get(&connection)
+    }
+
     /// Connections of this shard that have at least one subscription.
     pub fn subscribed_connections(&self) -> usize {
         self.subscriptions.connection_count()

@@ -6,12 +6,18 @@
 use super::core::ShardCore;
 use super::errors::ErrorReply;
 use super::op::{OpReply, ShardOp};
+use super::queue_hub::PopResult;
 use crate::clock;
+use nexo_shards::pubsub::ConnectionId;
+use nexo_shards::queue::HolderId;
 use nexo_shards::value::Value;
 use std::rc::Rc;
 
 /// What one shard's inbox answers for one batch of ops: a reply per op, or why the whole batch failed.
 pub type ShardResult = Result<Vec<OpReply>, ErrorReply>;
+
+/// Queue delivery push frames for connections of one shard: (connection, frame) in delivery order.
+pub type DeliveryFrames = Vec<(ConnectionId, Vec<u8>)>;
 
 /// Retained messages found for a filter: (topic, value) pairs.
 pub type RetainedMessages = Vec<(String, Value)>;
@@ -25,6 +31,12 @@ pub enum ShardMessage {
     Interest { filter: String, shard: usize, delta: i32, applied: Option<flume::Sender<()>> },
     /// The retained messages of this shard's topics that `filter` matches.
     CollectRetained { filter: String, reply: flume::Sender<RetainedMessages> },
+    /// Queue delivery frames for connections of this shard, from the queue's owner.
+    QueueFrames { frames: DeliveryFrames },
+    /// Pop from a queue this shard owns; the answer may wait up to `wait_ms`.
+    QueuePop { queue: String, holder: HolderId, count: usize, wait_ms: u64, reply: flume::Sender<PopResult> },
+    /// A connection closed: release its leases and drop its consumers and parked pops on this shard's queues.
+    ReleaseHolder { holder: HolderId },
     /// A point-in-time summary of this shard's state.
     Stats { reply: flume::Sender<ShardStats> },
 }
@@ -69,6 +81,15 @@ pub async fn serve_inbox(core: Rc<ShardCore>, inbox: flume::Receiver<ShardMessag
             }
             ShardMessage::CollectRetained { filter, reply } => {
                 let _ = reply.send(collect_retained(&core, &filter));
+            }
+            ShardMessage::QueueFrames { frames } => {
+                for (connection, frame) in frames {
+                    core.push_to_connection(connection, frame);
+                }
+            }
+            ShardMessage::ReleaseHolder { holder } => core.release_queue_holder(holder),
+            ShardMessage::QueuePop { queue, holder, count, wait_ms, reply } => {
+                core.pop(&queue, holder, count, wait_ms, reply);
             }
             ShardMessage::Stats { reply } => {
                 let _ = reply.send(stats(&core));

@@ -7,6 +7,7 @@
 //! same way to the shards whose connections subscribe matching filters; subscription changes run alone
 //! (`pubsub`). When the connection ends, [`disconnect`] removes its subscriptions.
 
+mod alone;
 mod batch;
 mod core;
 mod errors;
@@ -14,6 +15,10 @@ mod hub;
 mod mesh;
 mod op;
 mod pubsub;
+mod queue_delivery;
+mod queue_hub;
+mod queue_ops;
+mod queue_requests;
 mod session;
 mod store;
 
@@ -24,4 +29,6 @@ pub use hub::PubSubCounters;
 pub use mesh::{serve_inbox, PubSubStats, ShardMessage, ShardResult, ShardStats};
 pub use op::{OpReply, ShardOp};
 pub use pubsub::disconnect;
+pub use queue_delivery::{run_courier, run_queue_timer};
+pub use queue_hub::QueueHub;
 pub use session::Session;

@@ -4,6 +4,7 @@
 //! (`ShardOp<&str>`) and only ops that travel to another shard's inbox own their names (`ShardOp<String>`).
 
 use super::errors::ErrorReply;
+use super::queue_ops::{QueueOp, QueueReply};
 use nexo_shards::command::{StoreOp, StoreReply};
 use nexo_shards::value::Value;
 
@@ -18,6 +19,8 @@ pub enum ShardOp<K> {
     Retain { topic: K, value: Value, ttl_ms: Option<u64> },
     /// Remove the retained message of a topic this shard owns.
     ClearRetained { topic: K },
+    /// A command for a queue this shard owns.
+    Queue(QueueOp<K>),
 }
 
 /// The answer to one [`ShardOp`], in the same order as the ops of a batch.
@@ -30,6 +33,7 @@ pub enum OpReply {
     Retained,
     /// `ClearRetained`: whether a retained message existed.
     Cleared(bool),
+    Queue(QueueReply),
     /// The op was refused; nothing changed.
     Failed(ErrorReply),
 }
@@ -43,6 +47,7 @@ impl<K: AsRef<str>> ShardOp<K> {
             ShardOp::Deliver { topic, value } => ShardOp::Deliver { topic: own(topic), value },
             ShardOp::Retain { topic, value, ttl_ms } => ShardOp::Retain { topic: own(topic), value, ttl_ms },
             ShardOp::ClearRetained { topic } => ShardOp::ClearRetained { topic: own(topic) },
+            ShardOp::Queue(op) => ShardOp::Queue(op.into_owned()),
         }
     }
 }

@@ -7,14 +7,15 @@
 //! has taken the interest into account and has returned the retained messages the filter matches, which are
 //! written as pushes before the reply.
 
-use super::batch::{decode_request, Batch};
+use super::batch::Batch;
 use super::core::ShardCore;
 use super::errors::ErrorReply;
 use super::mesh::{collect_retained, RetainedMessages, ShardMessage};
 use super::op::{OpReply, ShardOp};
+use super::queue_hub::holder_of;
 use super::session::Session;
-use crate::protocol::reply::{encode_error, encode_message_push};
-use crate::protocol::{ErrorCode, FrameHeader, Opcode, Reply, Request};
+use crate::protocol::reply::encode_message_push;
+use crate::protocol::{ErrorCode, Reply, Request};
 use nexo_shards::pubsub::{validate_filter, validate_topic};
 use nexo_shards::value::Value;
 use std::ops::Range;
@@ -32,11 +33,6 @@ pub(super) enum PubSubAssemble {
     Published,
     /// One `Cleared` flag (`ClearRetained`).
     Cleared,
-}
-
-/// Requests that run alone in their batch: they wait for every shard.
-pub(super) fn is_exclusive(opcode: u16) -> bool {
-    opcode == Opcode::PubSubSubscribe as u16 || opcode == Opcode::PubSubUnsubscribe as u16
 }
 
 /// Routes a publish or a retained-message clear.
@@ -105,29 +101,7 @@ pub(super) fn assemble(
     })
 }
 
-/// Runs a subscribe or unsubscribe frame on its own and appends its pushes and reply to `out`.
-pub(super) async fn run_exclusive(
-    core: &ShardCore,
-    session: &mut Session,
-    header: &FrameHeader,
-    payload: &[u8],
-    out: &mut Vec<u8>,
-) {
-    let result = match decode_request(session, header, payload) {
-        Ok(Request::PubSubSubscribe { filter, subscription_id }) => {
-            subscribe(core, session, filter, subscription_id, out).await
-        }
-        Ok(Request::PubSubUnsubscribe { filter }) => unsubscribe(core, session, filter).await,
-        Ok(_) => Err(ErrorReply::new(ErrorCode::Internal, "a request that does not run alone was run alone")),
-        Err(error) => Err(error),
-    };
-    match result {
-        Ok(reply) => reply.encode(header.opcode, header.request_id, out),
-        Err(error) => encode_error(header.opcode, header.request_id, error.code, &error.message, out),
-    }
-}
-
-async fn subscribe(
+pub(super) async fn subscribe(
     core: &ShardCore,
     session: &Session,
     filter: &str,
@@ -176,7 +150,7 @@ async fn subscribe(
     Ok(Reply::Flag(outcome.new_on_connection))
 }
 
-async fn unsubscribe(core: &ShardCore, session: &Session, filter: &str) -> Result<Reply, ErrorReply> {
+pub(super) async fn unsubscribe(core: &ShardCore, session: &Session, filter: &str) -> Result<Reply, ErrorReply> {
     let outcome = core.pubsub.borrow_mut().subscriptions.unsubscribe(session.connection(), filter);
     if outcome.last_on_shard {
         withdraw_interest(core, vec![filter.to_owned()]).await;
@@ -184,12 +158,20 @@ async fn unsubscribe(core: &ShardCore, session: &Session, filter: &str) -> Resul
     Ok(Reply::Flag(outcome.existed))
 }
 
-/// Forgets a closed connection: its outbox, its subscriptions, and this shard's interest in filters no other
-/// connection of the shard subscribes.
+/// Forgets a closed connection: its outbox, its subscriptions, this shard's interest in filters no other
+/// connection of the shard subscribes, and its queue leases, consumers and parked pops on every shard.
 pub async fn disconnect(core: &ShardCore, session: &Session) {
     let filters = core.pubsub.borrow_mut().unregister(session.connection());
     if !filters.is_empty() {
         withdraw_interest(core, filters).await;
+    }
+    if session.is_queue_consumer() {
+        let holder = holder_of(core.shard_id, session.connection());
+        for shard in (0..core.shard_count).filter(|&shard| shard != core.shard_id) {
+            // A shard that stopped holds no leases any more: the server is shutting down.
+            let _ = core.inboxes[shard].send_async(ShardMessage::ReleaseHolder { holder }).await;
+        }
+        core.release_queue_holder(holder);
     }
 }
 

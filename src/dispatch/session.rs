@@ -17,6 +17,8 @@ pub struct Session {
     authenticated: bool,
     client_name: Option<String>,
     connection: ConnectionId,
+    /// Whether the connection ever subscribed to a queue or popped: then closing it releases its leases.
+    queue_consumer: bool,
 }
 
 impl Session {
@@ -24,7 +26,22 @@ impl Session {
     /// End it with [`super::disconnect`].
     pub fn new(core: &ShardCore, outbox: Rc<Outbox>) -> Session {
         let connection = core.pubsub.borrow_mut().register(outbox);
-        Session { authenticated: core.config.auth_token.is_none(), client_name: None, connection }
+        Session {
+            authenticated: core.config.auth_token.is_none(),
+            client_name: None,
+            connection,
+            queue_consumer: false,
+        }
+    }
+
+    /// Records that the connection consumes from queues.
+    pub fn mark_queue_consumer(&mut self) {
+        self.queue_consumer = true;
+    }
+
+    /// Whether the connection ever subscribed to a queue or popped.
+    pub fn is_queue_consumer(&self) -> bool {
+        self.queue_consumer
     }
 
     /// The connection's id in its shard's pub/sub registry.

@@ -83,6 +83,20 @@ impl Outbox {
         Queued::Accepted
     }
 
+    /// Appends a push that must not be dropped (a queue delivery: credits bound how many a connection can have
+    /// unsettled). Discarded only when the connection is being evicted, which releases its leases.
+    pub fn queue_reliable(&self, frame: &[u8]) {
+        if self.evicted.get() {
+            return;
+        }
+        let mut pending = self.pending.borrow_mut();
+        let was_empty = pending.is_empty();
+        pending.extend_from_slice(frame);
+        if was_empty {
+            self.wake();
+        }
+    }
+
     /// Moves every waiting push into `into` (which should be empty), leaving the buffer empty.
     pub fn take(&self, into: &mut Vec<u8>) {
         std::mem::swap(&mut *self.pending.borrow_mut(), into);

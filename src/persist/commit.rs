@@ -78,22 +78,23 @@ enum Job {
 impl GroupCommit {
     /// Takes over `wal` and starts its writer task on the current executor. `label` names the shard in logs.
     pub fn start(wal: WalWriter, dir: PathBuf, policy: FsyncPolicy, label: String) -> GroupCommit {
-        let shared = Rc::new(RefCell::new(Shared {
-            policy,
-            label,
-            dir,
-            pending: Vec::new(),
-            appended: 0,
-            written: 0,
-            durable: 0,
-            segment_start: 0,
-            rotation: None,
-            close_lsn: None,
-            failure: None,
-            writer_waker: None,
-            waiters: Vec::new(),
-        }));
+        let shared = Shared::new(policy, label, dir);
         let writer = glommio::spawn_local(run_writer(shared.clone(), wal));
+        GroupCommit { shared, writer: RefCell::new(Some(writer)) }
+    }
+
+    /// Like [`GroupCommit::start`] with a new segment `seq` in `dir` that the writer task creates first, so the
+    /// caller never awaits: appends made meanwhile wait in the pending buffer, and if the segment cannot be
+    /// created every waiter fails.
+    pub fn start_new_segment(dir: PathBuf, seq: u64, policy: FsyncPolicy, label: String) -> GroupCommit {
+        let shared = Shared::new(policy, label, dir.clone());
+        let writer_shared = shared.clone();
+        let writer = glommio::spawn_local(async move {
+            match WalWriter::create(&dir, seq).await {
+                Ok(wal) => run_writer(writer_shared, wal).await,
+                Err(error) => writer_shared.borrow_mut().fail(&error),
+            }
+        });
         GroupCommit { shared, writer: RefCell::new(Some(writer)) }
     }
 
@@ -197,6 +198,24 @@ impl GroupCommit {
 }
 
 impl Shared {
+    fn new(policy: FsyncPolicy, label: String, dir: PathBuf) -> Rc<RefCell<Shared>> {
+        Rc::new(RefCell::new(Shared {
+            policy,
+            label,
+            dir,
+            pending: Vec::new(),
+            appended: 0,
+            written: 0,
+            durable: 0,
+            segment_start: 0,
+            rotation: None,
+            close_lsn: None,
+            failure: None,
+            writer_waker: None,
+            waiters: Vec::new(),
+        }))
+    }
+
     /// `Some` once waiting for `lsn` has an outcome: done as the policy promises, or failed.
     fn durable_outcome(&self, lsn: Lsn) -> Option<Result<(), PersistError>> {
         let confirmed = match self.policy {

@@ -12,6 +12,7 @@ pub mod commit;
 pub mod layout;
 mod manifest;
 mod plan;
+pub mod queue;
 pub mod record;
 mod recovery;
 mod snapshot;

@@ -37,6 +37,15 @@ pub fn encode_record(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
+/// Appends one framed record per item of `items` to `out`; `encode` writes an item's payload into `scratch`.
+pub fn encode_records<T>(items: &[T], encode: impl Fn(&T, &mut Vec<u8>), scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    for item in items {
+        scratch.clear();
+        encode(item, scratch);
+        encode_record(scratch, out);
+    }
+}
+
 /// The whole records found at the start of a byte buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordScan {

@@ -151,7 +151,7 @@ fn mutation_key(mutation: &Mutation) -> Option<&str> {
 }
 
 /// Reads a whole file and finds its records; cuts off (and logs) a torn tail.
-fn read_records(
+pub(super) fn read_records(
     path: &Path,
     label: &str,
     repair: Repair,
@@ -185,7 +185,7 @@ fn truncate(path: &Path, len: u64) -> Result<(), PersistError> {
 }
 
 /// Deletes `.tmp` leftovers, snapshots older than the newest, and WAL segments older than `first_wal`.
-fn remove_leftovers(
+pub(super) fn remove_leftovers(
     dir: &Path,
     temporaries: &[std::path::PathBuf],
     snapshots: &[u64],
@@ -206,7 +206,7 @@ fn remove_leftovers(
     Ok(())
 }
 
-fn decode_error(path: &Path, payload: &Range<usize>, error: impl std::fmt::Display) -> PersistError {
+pub(super) fn decode_error(path: &Path, payload: &Range<usize>, error: impl std::fmt::Display) -> PersistError {
     PersistError::Decode {
         path: path.to_path_buf(),
         offset: payload.start - RECORD_HEADER_BYTES,

@@ -153,7 +153,7 @@ impl Snapshotter {
 }
 
 /// Deletes snapshots and WAL segments older than `seq` from `dir`, then fsyncs it.
-async fn remove_older_than(dir: &Path, seq: u64) -> Result<(), PersistError> {
+pub(super) async fn remove_older_than(dir: &Path, seq: u64) -> Result<(), PersistError> {
     let listing = list_shard_dir(dir)?;
     let snapshots = listing.snapshots.iter().filter(|&&old| old < seq).map(|&old| snapshot_file_name(old));
     let wals = listing.wals.iter().filter(|&&old| old < seq).map(|&old| wal_file_name(old));

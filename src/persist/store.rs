@@ -20,7 +20,7 @@ use super::commit::GroupCommit;
 use super::layout::{shard_dir, Keyspace};
 use super::manifest::create_dir_durably;
 use super::plan::KeyspacePlan;
-use super::record::encode_record;
+use super::record::encode_records;
 use super::recovery::{replay_shard_dir, reshard_into, Repair, Replay};
 use super::snapshot::{write_snapshot, Snapshotter};
 use super::wal::WalWriter;
@@ -127,13 +127,7 @@ impl StorePersistence {
     /// with that error instead of acknowledging them.
     pub fn append(&self, mutations: &[Mutation]) -> Lsn {
         let mut scratch = self.scratch.borrow_mut();
-        self.commit.append(|pending| {
-            for mutation in mutations {
-                scratch.clear();
-                mutation.encode(&mut scratch);
-                encode_record(&scratch, pending);
-            }
-        })
+        self.commit.append(|pending| encode_records(mutations, Mutation::encode, &mut scratch, pending))
     }
 
     /// Resolves once the records up to `lsn` are as durable as the fsync policy promises: written and

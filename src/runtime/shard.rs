@@ -1,12 +1,13 @@
 //! The life of one shard thread: executor, recovery, listening, serving, draining, syncing.
 
-use super::{store_config, Control, DataPlans, Event, IO_MEMORY_BYTES};
+use super::{store_config, Control, DataPlans, Event, QueueRecoveryReport, IO_MEMORY_BYTES};
 use crate::clock;
 use crate::config::Config;
-use crate::dispatch::{serve_inbox, Persisted, ShardCore, ShardMessage};
+use crate::dispatch::{run_courier, run_queue_timer, serve_inbox, Persisted, QueueHub, ShardCore, ShardMessage};
 use crate::net::{accept_loop, ConnectionTracker};
+use crate::persist::queue as queue_files;
 use crate::persist::{FsyncPolicy, KeyspacePlan, PersistError, RecoveryReport, StorePersistence};
-use futures_lite::future::or;
+use crate::signals::unless_shutdown;
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 use nexo_shards::store::Store;
@@ -64,14 +65,16 @@ async fn run_shard(seed: ShardSeed) {
     let retained =
         recover(&plans.retained, shard_id, StoreConfig::default(), config.retained_fsync, snapshot_wal_bytes).await;
     drop(plans);
-    let (store, retained) = match (store, retained) {
-        (Ok((store, store_report)), Ok((retained, retained_report))) => {
-            report(Event::Recovered { shard: shard_id, reports: vec![store_report, retained_report] });
-            (store, retained)
+    let queues = recover_queues(&config, shard_id);
+    let (store, retained, queues) = match (store, retained, queues) {
+        (Ok((store, store_report)), Ok((retained, retained_report)), Ok((queues, queue_report))) => {
+            report(Event::Recovered { shard: shard_id, reports: vec![store_report, retained_report], queue_report });
+            (store, retained, queues)
         }
-        (store, retained) => {
-            let message = [store.err(), retained.err()].into_iter().flatten().map(|error| error.to_string());
-            return report(Event::Failed { shard: shard_id, message: message.collect::<Vec<_>>().join("; ") });
+        (store, retained, queues) => {
+            let errors = [store.err(), retained.err(), queues.err()];
+            let message = errors.into_iter().flatten().map(|error| error.to_string()).collect::<Vec<_>>();
+            return report(Event::Failed { shard: shard_id, message: message.join("; ") });
         }
     };
     let port = match control.recv_async().await {
@@ -96,9 +99,11 @@ async fn run_shard(seed: ShardSeed) {
     };
 
     let grace = Duration::from_millis(config.shutdown_grace_ms);
-    let core = Rc::new(ShardCore::new(shard_id, config, store, retained, inboxes));
+    let core = Rc::new(ShardCore::new(shard_id, config, store, retained, inboxes, queues));
     glommio::spawn_local(serve_inbox(Rc::clone(&core), inbox)).detach();
     glommio::spawn_local(expire_keys(Rc::clone(&core), shutdown.clone())).detach();
+    glommio::spawn_local(run_courier(Rc::clone(&core))).detach();
+    glommio::spawn_local(run_queue_timer(Rc::clone(&core), shutdown.clone())).detach();
     accept_loop(Rc::clone(&core), listener, shutdown).await;
     drain(&core.connections, grace).await;
     report(Event::Drained { shard: shard_id });
@@ -106,6 +111,7 @@ async fn run_shard(seed: ShardSeed) {
     // them until the main thread says stop.
     let _ = control.recv_async().await;
     shutdown_persistence(shard_id, &[&core.store, &core.retained]).await;
+    shutdown_queues(&core).await;
     report(Event::Exited { shard: shard_id });
 }
 
@@ -132,6 +138,40 @@ async fn recover(
     Ok((Persisted { store, persistence }, report))
 }
 
+/// Opens the queues this shard owns.
+fn recover_queues(config: &Config, shard_id: usize) -> Result<(QueueHub, QueueRecoveryReport), PersistError> {
+    let recovered = queue_files::recover_queues(
+        &config.data_dir,
+        shard_id,
+        config.shards,
+        config.queue_fsync,
+        config.queue_compact_wal_bytes,
+    )?;
+    let mut hub = QueueHub::default();
+    let mut report = QueueRecoveryReport::default();
+    for queue in recovered {
+        report.queues += 1;
+        report.messages += queue.queue.len();
+        report.records_replayed += queue.records_replayed;
+        report.bytes_truncated += queue.bytes_truncated;
+        hub.insert(&queue.name, queue.queue, queue.files);
+    }
+    Ok((hub, report))
+}
+
+/// Syncs and closes every queue journal of the shard.
+async fn shutdown_queues(core: &ShardCore) {
+    let files: Vec<_> = {
+        let hub = core.queues.borrow();
+        hub.names().filter_map(|name| hub.get(name).map(|slot| (name.clone(), Rc::clone(&slot.files)))).collect()
+    };
+    for (name, files) in files {
+        if let Err(error) = files.shutdown().await {
+            eprintln!("nexo: shard {}: syncing queue {name:?} at shutdown failed: {error}", core.shard_id);
+        }
+    }
+}
+
 async fn shutdown_persistence(shard_id: usize, keyspaces: &[&Persisted]) {
     for keyspace in keyspaces {
         if let Err(error) = keyspace.persistence.shutdown().await {
@@ -143,19 +183,7 @@ async fn shutdown_persistence(shard_id: usize, keyspaces: &[&Persisted]) {
 /// Active expiry: removes expired store keys and retained messages from memory every tick, in bounded passes.
 async fn expire_keys(core: Rc<ShardCore>, shutdown: flume::Receiver<()>) {
     loop {
-        let stopped = or(
-            async {
-                glommio::timer::sleep(EXPIRY_TICK).await;
-                false
-            },
-            async {
-                // Resolves when the runtime drops the shutdown sender.
-                let _ = shutdown.recv_async().await;
-                true
-            },
-        )
-        .await;
-        if stopped {
+        if unless_shutdown(glommio::timer::sleep(EXPIRY_TICK), &shutdown).await {
             return;
         }
         for keyspace in [&core.store, &core.retained] {

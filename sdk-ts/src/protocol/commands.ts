@@ -1,5 +1,6 @@
-// Request encoders and reply decoders for every opcode of native protocol v1 (layouts in docs/protocol.md).
-// Encoders return a complete request frame whose request id the connection fills in.
+// Request encoders and reply decoders for the connection, store and pub/sub opcodes of native protocol v1 (layouts
+// in docs/protocol.md), and the field helpers `queue-commands.ts` shares. Encoders return a complete request frame
+// whose request id the connection fills in.
 
 import { ProtocolError } from '../errors.js';
 import { FrameKind, Opcode, PROTOCOL_VERSION, type SetCondition } from './opcodes.js';
@@ -7,13 +8,13 @@ import { FrameWriter, PayloadReader, type WireValue } from './payload.js';
 import { fromWireValue } from './values.js';
 
 /** Bytes of a `u32` length prefix plus a `u8` tag: the fixed cost of a value field. */
-const VALUE_OVERHEAD = 5;
+export const VALUE_OVERHEAD = 5;
 /** Bytes of a `u32` length prefix. */
-const LENGTH_OVERHEAD = 4;
+export const LENGTH_OVERHEAD = 4;
 /** Bytes of a `u64` / `i64` field. */
-const U64_BYTES = 8;
+export const U64_BYTES = 8;
 /** Bytes of a `u32` field. */
-const U32_BYTES = 4;
+export const U32_BYTES = 4;
 /** Capacity hint per key of a key list (the writer grows when keys are longer). */
 const KEY_ESTIMATE_BYTES = 32;
 /** Capacity hint for a `Hello` payload (the writer grows for long names and tokens). */
@@ -29,20 +30,20 @@ const PUBLISH_TRAILER = 1 + U64_BYTES;
 /** Bit of a `PubSubMessage`'s flags byte that marks a retained value; other bits are reserved and ignored. */
 const RETAINED_FLAG = 0x01;
 
-function request(capacity: number): FrameWriter {
+export function request(capacity: number): FrameWriter {
   return new FrameWriter(capacity);
 }
 
-function wireLength(data: string | Uint8Array): number {
+export function wireLength(data: string | Uint8Array): number {
   return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
 }
 
-function finish(writer: FrameWriter, opcode: number): Buffer {
+export function finish(writer: FrameWriter, opcode: number): Buffer {
   return writer.finish(opcode, FrameKind.Request);
 }
 
 /** Capacity of a payload that is one string (a key, topic or filter) plus `extra` fixed bytes. */
-function stringCapacity(text: string, extra = 0): number {
+export function stringCapacity(text: string, extra = 0): number {
   return LENGTH_OVERHEAD + text.length * MAX_UTF8_PER_UNIT + extra;
 }
 
@@ -164,7 +165,7 @@ export interface PushedMessage {
 }
 
 /** Runs `read` over the whole payload; bytes left over mean the reply does not have the expected shape. */
-function readAll<T>(payload: Buffer, what: string, read: (reader: PayloadReader) => T): T {
+export function readAll<T>(payload: Buffer, what: string, read: (reader: PayloadReader) => T): T {
   const reader = new PayloadReader(payload);
   const value = read(reader);
   reader.finish(what);
@@ -172,7 +173,7 @@ function readAll<T>(payload: Buffer, what: string, read: (reader: PayloadReader)
 }
 
 /** `count` items read by `readItem`. */
-function list<T>(reader: PayloadReader, what: string, readItem: (reader: PayloadReader) => T): T[] {
+export function list<T>(reader: PayloadReader, what: string, readItem: (reader: PayloadReader) => T): T[] {
   const count = reader.u32(`${what} count`);
   const items: T[] = [];
   for (let index = 0; index < count; index += 1) items.push(readItem(reader));

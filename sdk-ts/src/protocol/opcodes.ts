@@ -4,7 +4,7 @@
 /** Protocol version this SDK speaks in its `Hello`. */
 export const PROTOCOL_VERSION = 1;
 
-/** Commands of the native protocol: `0x00xx` connection, `0x01xx` store, `0x02xx` pub/sub. */
+/** Commands of the native protocol: `0x00xx` connection, `0x01xx` store, `0x02xx` pub/sub, `0x03xx` queue. */
 export const Opcode = {
   Hello: 0x0001,
   Ping: 0x0002,
@@ -26,6 +26,27 @@ export const Opcode = {
   PubSubPublish: 0x0203,
   PubSubClearRetained: 0x0204,
   PubSubMessage: 0x0205,
+  QueueCreate: 0x0301,
+  QueueUpdate: 0x0302,
+  QueueDelete: 0x0303,
+  QueueExists: 0x0304,
+  QueuePush: 0x0305,
+  QueuePushBatch: 0x0306,
+  QueueSubscribe: 0x0307,
+  QueueUnsubscribe: 0x0308,
+  QueueAck: 0x0309,
+  QueueNack: 0x030a,
+  QueueTouch: 0x030b,
+  QueueRelease: 0x030c,
+  QueuePop: 0x030d,
+  QueueStats: 0x030e,
+  QueuePurge: 0x030f,
+  QueueDlqPeek: 0x0310,
+  QueueDlqMove: 0x0311,
+  QueueDlqRedrive: 0x0312,
+  QueueDlqDelete: 0x0313,
+  QueueDlqPurge: 0x0314,
+  QueueDelivery: 0x0315,
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
@@ -49,6 +70,11 @@ export const ErrorCode = {
   OutOfMemory: 102,
   InvalidTopic: 200,
   InvalidFilter: 201,
+  QueueNotFound: 300,
+  QueueFull: 301,
+  QueueOptionsMismatch: 302,
+  UnknownLease: 303,
+  NotLeaseHolder: 304,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -89,3 +115,11 @@ export const ContentTag = {
   Json: 2,
 } as const;
 export type ContentTag = (typeof ContentTag)[keyof typeof ContentTag];
+
+/** `backoff_kind` byte of the queue options: how long a failed message waits before it is retried. */
+export const BackoffKind = {
+  None: 0,
+  Fixed: 1,
+  Exponential: 2,
+} as const;
+export type BackoffKind = (typeof BackoffKind)[keyof typeof BackoffKind];

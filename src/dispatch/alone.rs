@@ -1,0 +1,40 @@
+//! Requests that run alone in their batch, after every earlier request of the connection and before any later
+//! one: subscription changes (they wait for every shard) and queue pops (they may wait for messages).
+
+use super::batch::decode_request;
+use super::core::ShardCore;
+use super::errors::ErrorReply;
+use super::session::Session;
+use super::{pubsub, queue_requests};
+use crate::protocol::reply::encode_error;
+use crate::protocol::{ErrorCode, FrameHeader, Opcode, Request};
+
+/// Whether frames with this opcode run alone.
+pub(super) fn runs_alone(opcode: u16) -> bool {
+    [Opcode::PubSubSubscribe, Opcode::PubSubUnsubscribe, Opcode::QueuePop].iter().any(|&alone| alone as u16 == opcode)
+}
+
+/// Runs one such frame and appends its pushes and reply to `out`.
+pub(super) async fn run_alone(
+    core: &ShardCore,
+    session: &mut Session,
+    header: &FrameHeader,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let result = match decode_request(session, header, payload) {
+        Ok(Request::PubSubSubscribe { filter, subscription_id }) => {
+            pubsub::subscribe(core, session, filter, subscription_id, out).await
+        }
+        Ok(Request::PubSubUnsubscribe { filter }) => pubsub::unsubscribe(core, session, filter).await,
+        Ok(Request::QueuePop { queue, count, wait_ms }) => {
+            queue_requests::pop(core, session, queue, count, wait_ms).await
+        }
+        Ok(_) => Err(ErrorReply::new(ErrorCode::Internal, "a request that does not run alone was run alone")),
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(reply) => reply.encode(header.opcode, header.request_id, out),
+        Err(error) => encode_error(header.opcode, header.request_id, error.code, &error.message, out),
+    }
+}
