@@ -3,7 +3,7 @@
 CARGO ?= cargo
 NEXO_ARGS ?=
 
-.PHONY: build run test test-rust test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub clean
+.PHONY: build run test test-rust test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub bench-queue clean
 
 SDK := sdk-ts
 ## npm writes this file on every install, so it is newer than package-lock.json once the install is current
@@ -47,7 +47,7 @@ fmt: $(SDK_INSTALLED)
 	cd $(SDK) && npm run --silent format
 
 ## bench: every benchmark (figures land in docs/benchmarks.md)
-bench: bench-store bench-sdk bench-pubsub
+bench: bench-store bench-sdk bench-pubsub bench-queue
 
 ## bench-store: Nexo's store against redis-server, same machine, same connections and pipeline depth
 bench-store: build
@@ -61,6 +61,11 @@ bench-sdk: build $(SDK_INSTALLED)
 ## mosquitto, same shape, same run
 bench-pubsub: build
 	bash benches/pubsub.sh
+
+## bench-queue: durable push → deliver → ack (1 producer, 4 consumers, fsync always) against BullMQ on redis-server
+## with appendfsync always and everysec, same shape, same run (the script installs BullMQ in benches/queue)
+bench-queue: build $(SDK_INSTALLED)
+	bash benches/queue.sh
 
 clean:
 	$(CARGO) clean
