@@ -4,7 +4,7 @@ use super::errors::ErrorReply;
 use super::hub::PubSubHub;
 use super::mesh::ShardMessage;
 use super::op::{OpReply, ShardOp};
-use super::queue_delivery::{Courier, Signal};
+use super::queue_delivery::{Courier, QueueTimer};
 use super::queue_hub::QueueHub;
 use crate::clock;
 use crate::config::Config;
@@ -48,8 +48,8 @@ pub struct ShardCore {
     pub pubsub: RefCell<PubSubHub>,
     /// The queues this shard owns.
     pub queues: RefCell<QueueHub>,
-    /// Wakes the queue timer task when a queue's timers changed.
-    pub queue_timer: Signal,
+    /// Wakes the queue timer task when a queue timer falls due earlier than it planned.
+    pub queue_timer: QueueTimer,
     /// Queue delivery frames on their way to consumers on other shards.
     pub courier: Courier,
     /// Bounded inboxes of every shard, indexed by shard id (this shard's own included, unused by the fast path).
@@ -79,7 +79,7 @@ impl ShardCore {
             retained,
             pubsub: RefCell::new(PubSubHub::new(shard_count, index)),
             queues: RefCell::new(queues),
-            queue_timer: Signal::default(),
+            queue_timer: QueueTimer::default(),
             courier: Courier::new(shard_count),
             inboxes,
             connections: ConnectionTracker::default(),

@@ -16,6 +16,7 @@ use crate::protocol::reply::encode_delivery_push;
 use crate::signals::unless_shutdown;
 use futures_lite::future::or;
 use nexo_shards::pubsub::ConnectionId;
+use nexo_shards::Millis;
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -50,6 +51,23 @@ impl Signal {
             }
         })
         .await
+    }
+}
+
+/// Wakes the queue timer task when a queue timer falls due before the time the task plans to wake at.
+#[derive(Default)]
+pub struct QueueTimer {
+    signal: Signal,
+    /// When the sleeping timer task wakes by itself; `None` while it runs or sleeps for [`QUEUE_TIMER_IDLE`].
+    planned: Cell<Option<Millis>>,
+}
+
+impl QueueTimer {
+    /// Tells the timer task about the earliest queue timer; wakes it only if that is before its planned wake-up.
+    pub fn reschedule(&self, earliest: Option<Millis>) {
+        if earliest.is_some_and(|at| self.planned.get().is_none_or(|planned| at < planned)) {
+            self.signal.wake();
+        }
     }
 }
 
@@ -112,15 +130,17 @@ pub async fn run_courier(core: Rc<ShardCore>) {
 pub async fn run_queue_timer(core: Rc<ShardCore>, shutdown: flume::Receiver<()>) {
     loop {
         let now = clock::now_ms();
-        let sleep = core
-            .queues
-            .borrow()
-            .next_wakeup()
-            .map_or(QUEUE_TIMER_IDLE, |at| Duration::from_millis(at.saturating_sub(now)).min(QUEUE_TIMER_IDLE));
+        let next = core.queues.borrow().next_wakeup();
+        let sleep =
+            next.map_or(QUEUE_TIMER_IDLE, |at| Duration::from_millis(at.saturating_sub(now)).min(QUEUE_TIMER_IDLE));
+        let idle_end = now.saturating_add(QUEUE_TIMER_IDLE.as_millis() as Millis);
+        core.queue_timer.planned.set(Some(next.map_or(idle_end, |at| at.min(idle_end))));
         let wake = async {
-            or(glommio::timer::sleep(sleep), core.queue_timer.wait()).await;
+            or(glommio::timer::sleep(sleep), core.queue_timer.signal.wait()).await;
         };
-        if unless_shutdown(wake, &shutdown).await {
+        let stopping = unless_shutdown(wake, &shutdown).await;
+        core.queue_timer.planned.set(None);
+        if stopping {
             return;
         }
         run_due_timers(&core);

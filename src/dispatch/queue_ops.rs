@@ -227,7 +227,7 @@ impl ShardCore {
             }
         }
         self.hand_out(name, routed);
-        self.queue_timer.wake();
+        self.queue_timer.reschedule(self.queues.borrow().next_wakeup());
     }
 
     /// A connection closed: its leases, consumers and parked pops on this shard's queues end.
@@ -335,7 +335,7 @@ impl ShardCore {
             Some(_) => {
                 let deadline = now.saturating_add(wait_ms);
                 self.queues.borrow_mut().park(name, PopWaiter { holder, count, deadline, reply });
-                self.queue_timer.wake();
+                self.queue_timer.reschedule(self.queues.borrow().next_wakeup());
             }
         }
     }
