@@ -143,6 +143,8 @@ fn deliveries(subscriptions: &Subscriptions, topic: &str) -> Vec<(ConnectionId, 
             _ => grouped.push((connection, vec![subscription])),
         }
     }
+    // Connections of a single matching filter come in hash-map order.
+    grouped.sort_unstable();
     grouped
 }
 
