@@ -12,15 +12,24 @@
 //! logged, fails every waiter and every later append, and stops the writer: the server then refuses writes instead
 //! of acknowledging lost ones.
 //!
+//! Segments: the writer starts in a new segment (or reopens the last one, for logs that keep appending to it after a
+//! restart) and switches to the next on [`GroupCommit::rotate`] (awaited; segment `seq + 1`) or on
+//! [`GroupCommit::roll_to`] (never awaits; any later sequence number): every byte appended before the call goes to
+//! the old segment, which is synced and closed (trimmed) before the new one receives a byte, so a segment followed
+//! by one holding data is always complete on disk. Segment files are named by a function of their sequence number
+//! (`wal-<seq>.log` unless the log says otherwise).
+//!
 //! State is shared inside the executor as `Rc<RefCell<_>>` with hand-written wakers; borrows never cross an await.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::layout::wal_file_name;
 use super::wal::WalWriter;
 use super::{FsyncPolicy, Lsn, PersistError};
 
@@ -40,6 +49,8 @@ struct Shared {
     policy: FsyncPolicy,
     label: String,
     dir: PathBuf,
+    /// File name of segment `seq` in `dir`.
+    file_name: fn(u64) -> String,
     /// Framed records appended but not yet taken by the writer.
     pending: Vec<u8>,
     /// LSN just past the last appended byte.
@@ -52,6 +63,8 @@ struct Shared {
     segment_start: Lsn,
     /// A requested segment rotation not yet done.
     rotation: Option<Rotation>,
+    /// Requested segment rolls not yet done, in request order.
+    rolls: VecDeque<Roll>,
     /// Set by shutdown: the LSN of the last append the WAL accepted.
     close_lsn: Option<Lsn>,
     failure: Option<String>,
@@ -67,18 +80,36 @@ struct Rotation {
     waker: Option<Waker>,
 }
 
+/// A switch to segment `seq` that nobody awaits ([`GroupCommit::roll_to`]).
+#[derive(Debug)]
+struct Roll {
+    /// Bytes appended before this LSN go to the old segment, the rest to segment `seq` (or a later one).
+    at: Lsn,
+    seq: u64,
+}
+
+/// The segment a writer task starts in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstSegment {
+    /// A new segment with this sequence number (an existing file of that name is truncated).
+    Create(u64),
+    /// Segment `seq`, which exists and holds `len` bytes of whole records: appends continue after them.
+    Reopen { seq: u64, len: u64 },
+}
+
 /// One unit of work of the writer task.
 enum Job {
     Write(Vec<u8>),
     Sync,
     Rotate(Vec<u8>),
+    Roll(Vec<u8>, u64),
     Close(Vec<u8>),
 }
 
 impl GroupCommit {
     /// Takes over `wal` and starts its writer task on the current executor. `label` names the shard in logs.
     pub fn start(wal: WalWriter, dir: PathBuf, policy: FsyncPolicy, label: String) -> GroupCommit {
-        let shared = Shared::new(policy, label, dir);
+        let shared = Shared::new(policy, label, dir, wal_file_name);
         let writer = glommio::spawn_local(run_writer(shared.clone(), wal));
         GroupCommit { shared, writer: RefCell::new(Some(writer)) }
     }
@@ -87,10 +118,26 @@ impl GroupCommit {
     /// caller never awaits: appends made meanwhile wait in the pending buffer, and if the segment cannot be
     /// created every waiter fails.
     pub fn start_new_segment(dir: PathBuf, seq: u64, policy: FsyncPolicy, label: String) -> GroupCommit {
-        let shared = Shared::new(policy, label, dir.clone());
+        GroupCommit::start_segments(dir, FirstSegment::Create(seq), wal_file_name, policy, label)
+    }
+
+    /// Like [`GroupCommit::start_new_segment`] for a log whose segment `seq` is the file `file_name(seq)` in
+    /// `dir`, starting in `first`: a new segment, or an existing one reopened to append after its records.
+    pub fn start_segments(
+        dir: PathBuf,
+        first: FirstSegment,
+        file_name: fn(u64) -> String,
+        policy: FsyncPolicy,
+        label: String,
+    ) -> GroupCommit {
+        let shared = Shared::new(policy, label, dir.clone(), file_name);
         let writer_shared = shared.clone();
         let writer = glommio::spawn_local(async move {
-            match WalWriter::create(&dir, seq).await {
+            let opened = match first {
+                FirstSegment::Create(seq) => WalWriter::create_segment(&dir, seq, &file_name(seq)).await,
+                FirstSegment::Reopen { seq, len } => WalWriter::reopen(dir.join(file_name(seq)), seq, len).await,
+            };
+            match opened {
                 Ok(wal) => run_writer(writer_shared, wal).await,
                 Err(error) => writer_shared.borrow_mut().fail(&error),
             }
@@ -136,10 +183,33 @@ impl GroupCommit {
         }
     }
 
+    /// LSN up to which appended bytes are written to the file (flushed, not necessarily synced): a reader of the
+    /// file with its own handle finds every byte before it.
+    pub fn written_lsn(&self) -> Lsn {
+        self.shared.borrow().written
+    }
+
     /// Bytes appended since the current segment started.
     pub fn segment_bytes(&self) -> u64 {
         let shared = self.shared.borrow();
         shared.appended - shared.segment_start
+    }
+
+    /// Ends the current segment and continues in segment `seq` (which must be above every sequence number used so
+    /// far): every byte appended before this call goes to the old segment, every later byte to the new one. Never
+    /// awaits: the writer task switches when it reaches this point, so rolls may queue up. Returns the LSN of the
+    /// switch: once it is durable (see [`GroupCommit::wait_durable`]) the old segment is closed and the new one
+    /// exists. A failure to create the new segment fails the WAL; once the WAL failed or is shutting down, the
+    /// call does nothing.
+    pub fn roll_to(&self, seq: u64) -> Lsn {
+        let mut shared = self.shared.borrow_mut();
+        let at = shared.appended;
+        if shared.check_open().is_ok() {
+            shared.rolls.push_back(Roll { at, seq });
+            shared.segment_start = at;
+            shared.wake_writer();
+        }
+        at
     }
 
     /// Ends the current segment and continues in segment `seq + 1`: every byte appended before this call goes to
@@ -198,17 +268,19 @@ impl GroupCommit {
 }
 
 impl Shared {
-    fn new(policy: FsyncPolicy, label: String, dir: PathBuf) -> Rc<RefCell<Shared>> {
+    fn new(policy: FsyncPolicy, label: String, dir: PathBuf, file_name: fn(u64) -> String) -> Rc<RefCell<Shared>> {
         Rc::new(RefCell::new(Shared {
             policy,
             label,
             dir,
+            file_name,
             pending: Vec::new(),
             appended: 0,
             written: 0,
             durable: 0,
             segment_start: 0,
             rotation: None,
+            rolls: VecDeque::new(),
             close_lsn: None,
             failure: None,
             writer_waker: None,
@@ -259,8 +331,15 @@ impl Shared {
     /// The next job, if any is ready now. `sync_due` says whether the interval since the last sync has passed.
     fn next_job(&mut self, sync_due: bool) -> Option<Job> {
         let pending_start = self.appended - self.pending.len() as u64;
-        if let Some(rotation) = self.rotation.as_ref().filter(|rotation| rotation.outcome.is_none()) {
-            let before = usize::try_from(rotation.at - pending_start).unwrap_or(self.pending.len());
+        let rotation_at =
+            self.rotation.as_ref().filter(|rotation| rotation.outcome.is_none()).map(|rotation| rotation.at);
+        let roll_first = self.rolls.front().is_some_and(|roll| rotation_at.is_none_or(|at| roll.at < at));
+        if let Some(roll) = if roll_first { self.rolls.pop_front() } else { None } {
+            let before = usize::try_from(roll.at - pending_start).unwrap_or(self.pending.len());
+            return Some(Job::Roll(self.pending.drain(..before).collect(), roll.seq));
+        }
+        if let Some(at) = rotation_at {
+            let before = usize::try_from(at - pending_start).unwrap_or(self.pending.len());
             return Some(Job::Rotate(self.pending.drain(..before).collect()));
         }
         if self.close_lsn.is_some() {
@@ -280,6 +359,7 @@ impl Shared {
         let reason = error.to_string();
         eprintln!("nexo: {}: WAL failed, refusing further writes: {reason}", self.label);
         self.pending.clear();
+        self.rolls.clear();
         if let Some(rotation) = self.rotation.as_mut() {
             rotation.outcome = Some(Err(reason.clone()));
             if let Some(waker) = rotation.waker.take() {
@@ -299,6 +379,7 @@ async fn run_writer(shared: Rc<RefCell<Shared>>, mut wal: WalWriter) {
             Job::Write(bytes) => write(&shared, &mut wal, bytes, &mut last_sync).await,
             Job::Sync => sync(&shared, &mut wal, &mut last_sync).await,
             Job::Rotate(bytes) => rotate(&shared, &mut wal, bytes, &mut last_sync).await,
+            Job::Roll(bytes, seq) => switch_segment(&shared, &mut wal, bytes, seq, &mut last_sync).await,
             Job::Close(bytes) => {
                 if let Err(error) = close(&shared, wal, bytes).await {
                     shared.borrow_mut().fail(&error);
@@ -381,20 +462,16 @@ async fn sync(shared: &Rc<RefCell<Shared>>, wal: &mut WalWriter, last_sync: &mut
     Ok(())
 }
 
-/// Writes the bytes that precede the rotation point, opens segment `seq + 1`, then syncs and closes the old one.
+/// Writes the bytes that precede the rotation point, switches to segment `seq + 1` and reports the rotation done.
 async fn rotate(
     shared: &Rc<RefCell<Shared>>,
     wal: &mut WalWriter,
     bytes: Vec<u8>,
     last_sync: &mut Instant,
 ) -> Result<(), PersistError> {
-    let dir = shared.borrow().dir.clone();
-    wal.write(&bytes).await?;
-    let next = WalWriter::create(&dir, wal.seq() + 1).await?;
-    std::mem::replace(wal, next).close().await?;
-    *last_sync = Instant::now();
+    let seq = wal.seq() + 1;
+    switch_segment(shared, wal, bytes, seq, last_sync).await?;
     let mut state = shared.borrow_mut();
-    state.advance(bytes.len() as u64, true);
     state.segment_start = state.written;
     if let Some(rotation) = state.rotation.as_mut() {
         rotation.outcome = Some(Ok(wal.seq()));
@@ -402,6 +479,26 @@ async fn rotate(
             waker.wake();
         }
     }
+    Ok(())
+}
+
+/// Writes the bytes that precede the switch point, creates segment `seq`, then syncs and closes the old one.
+async fn switch_segment(
+    shared: &Rc<RefCell<Shared>>,
+    wal: &mut WalWriter,
+    bytes: Vec<u8>,
+    seq: u64,
+    last_sync: &mut Instant,
+) -> Result<(), PersistError> {
+    let (dir, file_name) = {
+        let state = shared.borrow();
+        (state.dir.clone(), (state.file_name)(seq))
+    };
+    wal.write(&bytes).await?;
+    let next = WalWriter::create_segment(&dir, seq, &file_name).await?;
+    std::mem::replace(wal, next).close().await?;
+    *last_sync = Instant::now();
+    shared.borrow_mut().advance(bytes.len() as u64, true);
     Ok(())
 }
 

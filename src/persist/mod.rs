@@ -9,6 +9,7 @@
 //! `snapshot_chunk` for snapshots).
 
 pub mod commit;
+mod entity;
 pub mod layout;
 mod manifest;
 mod plan;
@@ -17,6 +18,7 @@ pub mod record;
 mod recovery;
 mod snapshot;
 mod store;
+pub mod stream;
 pub mod wal;
 
 #[cfg(test)]

@@ -8,9 +8,10 @@
 //!
 //! A directory name is a sanitised prefix of the queue name (for people browsing the data directory) plus the
 //! name's stable hash, so it is always a short, safe path component whatever the name holds; the exact name is in
-//! `NAME`. Because files are per queue, a restart with another shard count simply has each shard open the queues
-//! it now owns. Deleting a queue renames its directory to `*.deleted` (durably, before the delete is answered)
-//! and removes it in the background; start-up removes leftovers of interrupted creates and deletes.
+//! `NAME` (`entity.rs` has the naming and directory life cycle, shared with streams). Because files are per
+//! queue, a restart with another shard count simply has each shard open the queues it now owns. Deleting a queue
+//! renames its directory to `*.deleted` (durably, before the delete is answered) and removes it in the
+//! background; start-up removes leftovers of interrupted creates and deletes.
 //!
 //! Every record is one encoded [`QueueMutation`] in the framing of [`super::record`]. A snapshot is taken at one
 //! instant right after the WAL rotated to segment `S`; recovery loads it and replays every segment `>= S` over it,
@@ -20,12 +21,12 @@ use std::cell::Cell;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use nexo_shards::hash::{owner, stable_hash, Namespace};
+use nexo_shards::hash::{owner, Namespace};
 use nexo_shards::queue::{Queue, QueueMutation};
 
 use super::commit::GroupCommit;
+use super::entity::{create_entity_dir, entity_dir_name, mark_deleted, prepare_root, read_entity_name, EntityKind};
 use super::layout::{list_shard_dir, snapshot_file_name, snapshot_tmp_file_name, wal_file_name};
-use super::manifest::{create_dir_durably, sync_dir};
 use super::record::encode_records;
 use super::recovery::{decode_error, read_records, remove_leftovers, Repair, Replay};
 use super::snapshot::remove_older_than;
@@ -34,12 +35,6 @@ use super::{FsyncPolicy, Lsn, PersistError};
 
 /// Directory of every queue under the data directory.
 pub const QUEUES_DIR: &str = "queues";
-/// File holding a queue's exact name inside its directory.
-const NAME_FILE: &str = "NAME";
-/// Suffix of a deleted queue's directory until it is removed.
-const DELETED_SUFFIX: &str = ".deleted";
-/// Characters of the queue name kept in its directory name.
-const READABLE_PREFIX_CHARS: usize = 40;
 /// Sequence number of a new queue's first WAL segment.
 const FIRST_SEGMENT: u64 = 1;
 
@@ -50,33 +45,13 @@ pub fn queues_dir(data_dir: &Path) -> PathBuf {
 
 /// The directory of queue `name`: `<data_dir>/queues/<readable prefix>-<hash>`.
 pub fn queue_dir(data_dir: &Path, name: &str) -> PathBuf {
-    let readable: String = name
-        .chars()
-        .take(READABLE_PREFIX_CHARS)
-        .map(|character| if character.is_ascii_alphanumeric() || character == '_' { character } else { '_' })
-        .collect();
-    queues_dir(data_dir).join(format!("{readable}-{:016x}", stable_hash(Namespace::Queue, name.as_bytes())))
+    queues_dir(data_dir).join(entity_dir_name(EntityKind::Queue, name))
 }
 
 /// Creates `<data_dir>/queues` and removes leftovers of interrupted deletes and creates (directories renamed to
 /// `*.deleted`, or without a `NAME` file). Blocking; call on the main thread before the shards start.
 pub fn prepare_queues_dir(data_dir: &Path) -> Result<(), PersistError> {
-    let root = queues_dir(data_dir);
-    create_dir_durably(&root)?;
-    let mut removed = false;
-    for entry in fs::read_dir(&root).map_err(|error| PersistError::io("listing", &root, error))? {
-        let path = entry.map_err(|error| PersistError::io("listing", &root, error))?.path();
-        let deleted =
-            path.extension().is_some_and(|extension| format!(".{}", extension.to_string_lossy()) == DELETED_SUFFIX);
-        if path.is_dir() && (deleted || !path.join(NAME_FILE).exists()) {
-            fs::remove_dir_all(&path).map_err(|error| PersistError::io("removing", &path, error))?;
-            removed = true;
-        }
-    }
-    if removed {
-        sync_dir(&root)?;
-    }
-    Ok(())
+    prepare_root(&queues_dir(data_dir))
 }
 
 /// One queue's WAL and compaction state. Lives inside the owning shard's executor.
@@ -112,18 +87,7 @@ impl QueueFiles {
         compact_wal_bytes: u64,
     ) -> Result<QueueFiles, PersistError> {
         let dir = queue_dir(data_dir, name);
-        if dir.exists() {
-            let reason = std::io::Error::new(std::io::ErrorKind::AlreadyExists, "another queue's files are there");
-            return Err(PersistError::io("creating queue directory", &dir, reason));
-        }
-        create_dir_durably(&dir)?;
-        let name_path = dir.join(NAME_FILE);
-        let name_file =
-            fs::File::create(&name_path).map_err(|error| PersistError::io("creating", &name_path, error))?;
-        std::io::Write::write_all(&mut &name_file, name.as_bytes())
-            .and_then(|()| name_file.sync_all())
-            .map_err(|error| PersistError::io("writing", &name_path, error))?;
-        sync_dir(&dir)?;
+        create_entity_dir(&dir, name, EntityKind::Queue)?;
         Ok(QueueFiles::start(dir, name, FIRST_SEGMENT, policy, compact_wal_bytes, (0, 0)))
     }
 
@@ -198,14 +162,7 @@ impl QueueFiles {
     /// Marks the queue deleted on disk before the delete is answered: the directory is renamed to `*.deleted`
     /// (durably); [`QueueFiles::remove`] then deletes it. Blocking.
     pub fn mark_deleted(&self) -> Result<PathBuf, PersistError> {
-        let mut deleted = self.dir.clone().into_os_string();
-        deleted.push(DELETED_SUFFIX);
-        let deleted = PathBuf::from(deleted);
-        fs::rename(&self.dir, &deleted).map_err(|error| PersistError::io("renaming", &self.dir, error))?;
-        if let Some(parent) = self.dir.parent() {
-            sync_dir(parent)?;
-        }
-        Ok(deleted)
+        mark_deleted(&self.dir)
     }
 
     /// Stops the WAL and removes the (renamed) directory `deleted`.
@@ -236,8 +193,7 @@ pub fn recover_queues(
     let mut recovered = Vec::new();
     for entry in fs::read_dir(&root).map_err(|error| PersistError::io("listing", &root, error))? {
         let dir = entry.map_err(|error| PersistError::io("listing", &root, error))?.path();
-        let name_path = dir.join(NAME_FILE);
-        let Ok(name) = fs::read_to_string(&name_path) else {
+        let Some(name) = read_entity_name(&dir) else {
             continue;
         };
         if owner(Namespace::Queue, name.as_bytes(), shard_count) != shard_id {
@@ -299,6 +255,7 @@ fn replay_queue_dir(dir: &Path, label: &str) -> Result<(Queue, Replay), PersistE
 
 #[cfg(test)]
 mod tests {
+    use super::super::entity::READABLE_PREFIX_CHARS;
     use super::*;
 
     #[test]

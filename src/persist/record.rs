@@ -115,7 +115,7 @@ pub fn scan_records(bytes: &[u8]) -> RecordScan {
 }
 
 /// The payload range of the record at `offset`, `None` at the exact end, or why there is no record there.
-fn read_record(bytes: &[u8], offset: usize) -> Result<Option<Range<usize>>, StopReason> {
+pub(super) fn read_record(bytes: &[u8], offset: usize) -> Result<Option<Range<usize>>, StopReason> {
     let rest = &bytes[offset..];
     if rest.is_empty() {
         return Ok(None);

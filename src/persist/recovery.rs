@@ -177,7 +177,8 @@ pub(super) fn read_records(
     Ok((bytes, scan.records))
 }
 
-fn truncate(path: &Path, len: u64) -> Result<(), PersistError> {
+/// Cuts `path` to `len` bytes and syncs it.
+pub(super) fn truncate(path: &Path, len: u64) -> Result<(), PersistError> {
     let file =
         fs::OpenOptions::new().write(true).open(path).map_err(|error| PersistError::io("opening", path, error))?;
     file.set_len(len).map_err(|error| PersistError::io("truncating", path, error))?;

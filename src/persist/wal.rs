@@ -62,25 +62,56 @@ impl WalWriter {
     /// Creates WAL segment `wal-<seq>.log` in `dir` (truncating any file of that name) and fsyncs `dir` so the
     /// segment itself survives a crash.
     pub async fn create(dir: &Path, seq: u64) -> Result<WalWriter, PersistError> {
-        let mut writer = WalWriter::create_file(dir.join(wal_file_name(seq))).await?;
+        WalWriter::create_segment(dir, seq, &wal_file_name(seq)).await
+    }
+
+    /// Creates segment `seq` as file `file_name` in `dir` (truncating any file of that name) and fsyncs `dir`:
+    /// [`WalWriter::create`] for logs that name their segments differently.
+    pub async fn create_segment(dir: &Path, seq: u64, file_name: &str) -> Result<WalWriter, PersistError> {
+        let mut writer = WalWriter::create_file(dir.join(file_name)).await?;
         writer.seq = seq;
         sync_dir(dir).await?;
         Ok(writer)
+    }
+
+    /// Reopens the existing segment `seq` at `path` to append after its first `len` bytes, which recovery found
+    /// to be whole records; whatever follows them (zeroes, or a torn tail recovery cut off) is overwritten. The
+    /// partial block holding the end of those bytes is read back into the tail, so the next flush rewrites it
+    /// whole.
+    pub async fn reopen(path: PathBuf, seq: u64, len: u64) -> Result<WalWriter, PersistError> {
+        let file = glommio::io::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .dma_open(&path)
+            .await
+            .map_err(|error| PersistError::io("opening", &path, error))?;
+        let block_bytes = block_bytes(&file, &path)?;
+        let file_bytes = file.file_size().await.map_err(|error| PersistError::io("sizing", &path, error))?;
+        let tail_start = len / block_bytes as u64 * block_bytes as u64;
+        // Under one block: fits in usize.
+        let partial = (len - tail_start) as usize;
+        let tail = if partial == 0 {
+            Vec::new()
+        } else {
+            let read =
+                file.read_at(tail_start, partial).await.map_err(|error| PersistError::io("reading", &path, error))?;
+            read.to_vec()
+        };
+        if file_bytes < len || tail.len() != partial {
+            let error = io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("file of {file_bytes} bytes is shorter than the {len} bytes to keep"),
+            );
+            return Err(PersistError::io("reopening", &path, error));
+        }
+        Ok(WalWriter { file, path, seq, block_bytes, tail_start, tail, tail_written: partial, file_bytes })
     }
 
     /// Creates (or truncates) any append-only file at `path`, e.g. a snapshot being written. Its sequence number
     /// is 0, and the caller makes the directory entry durable.
     pub async fn create_file(path: PathBuf) -> Result<WalWriter, PersistError> {
         let file = DmaFile::create(&path).await.map_err(|error| PersistError::io("creating", &path, error))?;
-        let alignment = usize::try_from(file.alignment()).unwrap_or(usize::MAX);
-        let block_bytes = WAL_BLOCK_BYTES.max(alignment);
-        if block_bytes % alignment != 0
-            || WAL_WRITE_CHUNK_BYTES % block_bytes != 0
-            || WAL_GROWTH_BYTES % block_bytes != 0
-        {
-            let error = io::Error::other(format!("unsupported direct I/O alignment of {alignment} bytes"));
-            return Err(PersistError::io("creating", &path, error));
-        }
+        let block_bytes = block_bytes(&file, &path)?;
         Ok(WalWriter {
             file,
             path,
@@ -187,6 +218,17 @@ impl WalWriter {
         self.tail_written -= whole;
         Ok(())
     }
+}
+
+/// The write unit for `file`: [`WAL_BLOCK_BYTES`] or the device's direct I/O alignment if that is larger.
+fn block_bytes(file: &DmaFile, path: &Path) -> Result<usize, PersistError> {
+    let alignment = usize::try_from(file.alignment()).unwrap_or(usize::MAX);
+    let block_bytes = WAL_BLOCK_BYTES.max(alignment);
+    if block_bytes % alignment != 0 || WAL_WRITE_CHUNK_BYTES % block_bytes != 0 || WAL_GROWTH_BYTES % block_bytes != 0 {
+        let error = io::Error::other(format!("unsupported direct I/O alignment of {alignment} bytes"));
+        return Err(PersistError::io("creating", path, error));
+    }
+    Ok(block_bytes)
 }
 
 /// fsyncs a directory from inside the executor, so that files created, renamed or removed in it survive a crash.
