@@ -125,7 +125,8 @@ pub fn parse_shard_file_name(name: &str) -> Option<ShardFile> {
     parse_number(seq).map(ShardFile::Wal)
 }
 
-fn parse_number(digits: &str) -> Option<u64> {
+/// A file-name number: ASCII digits only (no sign, no spaces), as the zero-padded names are written.
+pub(super) fn parse_number(digits: &str) -> Option<u64> {
     if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
         return None;
     }

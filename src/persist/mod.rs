@@ -10,6 +10,7 @@
 
 pub mod commit;
 mod entity;
+pub mod journal;
 pub mod layout;
 mod manifest;
 mod plan;

@@ -15,7 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::super::entity::{entity_dir_name, EntityKind};
-use super::super::layout::TMP_SUFFIX;
+use super::super::layout::{parse_number, TMP_SUFFIX};
 use super::super::PersistError;
 
 /// Directory of every stream under the data directory.
@@ -65,16 +65,9 @@ pub fn parse_stream_file_name(name: &str) -> Option<StreamFile> {
     }
     let rest = name.strip_prefix(SEGMENT_PREFIX)?;
     if let Some(digits) = rest.strip_suffix(LOG_SUFFIX) {
-        return parse_base(digits).map(StreamFile::Segment);
+        return parse_number(digits).map(StreamFile::Segment);
     }
-    parse_base(rest.strip_suffix(INDEX_SUFFIX)?).map(StreamFile::Index)
-}
-
-fn parse_base(digits: &str) -> Option<u64> {
-    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    parse_number(rest.strip_suffix(INDEX_SUFFIX)?).map(StreamFile::Index)
 }
 
 /// The files of one stream directory, each list sorted by base offset.
