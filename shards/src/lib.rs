@@ -4,6 +4,7 @@
 //! milliseconds) from the caller and returns its reply. The server's shard loop owns one instance of each engine
 //! per shard and is the only code that mutates it.
 
+pub mod codec;
 pub mod command;
 pub mod hash;
 pub mod pubsub;

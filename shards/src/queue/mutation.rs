@@ -28,7 +28,7 @@
 //! ```
 
 use super::codec::{
-    put_bytes, put_length, put_opt_bytes, put_opt_u64, put_options, put_u32, put_u64, Reader, U64_BYTES,
+    put_bytes, put_length, put_opt_bytes, put_opt_u64, put_options, put_u32, put_u64, ReadOptions, Reader, U64_BYTES,
 };
 use super::{LeaseId, MessageId, MutationDecodeError, QueueOptions};
 use crate::value::{ContentTag, Value};

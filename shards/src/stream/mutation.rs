@@ -25,7 +25,7 @@
 //! opt x   = 0 (none) | 1 | x
 //! ```
 
-use super::codec::{put_options, put_text, put_u32, put_u64, Reader};
+use super::codec::{put_options, put_text, put_u32, put_u64, ReadStreamFields, Reader};
 use super::{MutationDecodeError, Offset, StreamOptions};
 use crate::Millis;
 
