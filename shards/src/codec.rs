@@ -36,6 +36,35 @@ pub trait DecodeError: Sized {
     fn trailing_bytes(count: usize) -> Self;
 }
 
+/// Implements [`DecodeError`] for an engine's error enum that has the variants `Truncated`, `MalformedLength`,
+/// `InvalidMarker { field, marker }`, `NotUtf8 { field }` and `TrailingBytes(count)`.
+macro_rules! impl_decode_error {
+    ($error:ident) => {
+        impl $crate::codec::DecodeError for $error {
+            fn truncated() -> $error {
+                $error::Truncated
+            }
+
+            fn malformed_length() -> $error {
+                $error::MalformedLength
+            }
+
+            fn invalid_marker(field: &'static str, marker: u8) -> $error {
+                $error::InvalidMarker { field, marker }
+            }
+
+            fn not_utf8(field: &'static str) -> $error {
+                $error::NotUtf8 { field }
+            }
+
+            fn trailing_bytes(count: usize) -> $error {
+                $error::TrailingBytes(count)
+            }
+        }
+    };
+}
+pub(crate) use impl_decode_error;
+
 pub fn put_u32(out: &mut Vec<u8>, value: u32) {
     out.extend_from_slice(&value.to_le_bytes());
 }

@@ -3,7 +3,7 @@
 //!
 //! The layouts are documented once, in `mutation.rs`.
 
-use crate::codec::DecodeError;
+use crate::codec::impl_decode_error;
 pub(super) use crate::codec::{put_bytes, put_length, put_opt_bytes, put_opt_u64, put_u32, put_u64, U64_BYTES};
 
 use super::{Backoff, MutationDecodeError, QueueOptions};
@@ -15,27 +15,7 @@ const BACKOFF_EXPONENTIAL: u8 = 2;
 /// A reader of queue journal records.
 pub(super) type Reader<'a> = crate::codec::Reader<'a, MutationDecodeError>;
 
-impl DecodeError for MutationDecodeError {
-    fn truncated() -> MutationDecodeError {
-        MutationDecodeError::Truncated
-    }
-
-    fn malformed_length() -> MutationDecodeError {
-        MutationDecodeError::MalformedLength
-    }
-
-    fn invalid_marker(field: &'static str, marker: u8) -> MutationDecodeError {
-        MutationDecodeError::InvalidMarker { field, marker }
-    }
-
-    fn not_utf8(field: &'static str) -> MutationDecodeError {
-        MutationDecodeError::NotUtf8 { field }
-    }
-
-    fn trailing_bytes(count: usize) -> MutationDecodeError {
-        MutationDecodeError::TrailingBytes(count)
-    }
-}
+impl_decode_error!(MutationDecodeError);
 
 pub(super) fn put_options(out: &mut Vec<u8>, options: &QueueOptions) {
     put_u64(out, options.visibility_timeout_ms);

@@ -1,9 +1,9 @@
 //! The stream journal's field encodings beyond the shared ones of [`crate::codec`]: [`StreamOptions`], group
-//! names, and the stream's decode error as a [`DecodeError`].
+//! names, and the stream's decode error as a [`DecodeError`](crate::codec::DecodeError).
 //!
 //! The layouts are documented once, in `mutation.rs`.
 
-use crate::codec::{put_opt_u64, DecodeError};
+use crate::codec::{impl_decode_error, put_opt_u64};
 pub(super) use crate::codec::{put_text, put_u32, put_u64};
 
 use super::{MutationDecodeError, Retention, StreamOptions, MAX_GROUP_NAME_BYTES};
@@ -11,27 +11,7 @@ use super::{MutationDecodeError, Retention, StreamOptions, MAX_GROUP_NAME_BYTES}
 /// A reader of stream journal records.
 pub(super) type Reader<'a> = crate::codec::Reader<'a, MutationDecodeError>;
 
-impl DecodeError for MutationDecodeError {
-    fn truncated() -> MutationDecodeError {
-        MutationDecodeError::Truncated
-    }
-
-    fn malformed_length() -> MutationDecodeError {
-        MutationDecodeError::MalformedLength
-    }
-
-    fn invalid_marker(field: &'static str, marker: u8) -> MutationDecodeError {
-        MutationDecodeError::InvalidMarker { field, marker }
-    }
-
-    fn not_utf8(field: &'static str) -> MutationDecodeError {
-        MutationDecodeError::NotUtf8 { field }
-    }
-
-    fn trailing_bytes(count: usize) -> MutationDecodeError {
-        MutationDecodeError::TrailingBytes(count)
-    }
-}
+impl_decode_error!(MutationDecodeError);
 
 pub(super) fn put_options(out: &mut Vec<u8>, options: &StreamOptions) {
     put_opt_u64(out, options.retention.max_age_ms);
