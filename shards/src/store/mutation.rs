@@ -16,6 +16,7 @@
 //! ```
 
 use super::{MutationDecodeError, Store};
+use crate::codec::{put_bytes, put_opt_u64, put_text, DecodeError, Reader};
 use crate::value::{ContentTag, Value};
 use crate::Millis;
 
@@ -37,15 +38,9 @@ const KIND_DELETE: u8 = 2;
 const KIND_SET_DEADLINE: u8 = 3;
 const KIND_FLUSH_ALL: u8 = 4;
 
-const DEADLINE_NONE: u8 = 0;
-const DEADLINE_SOME: u8 = 1;
-const DEADLINE_BYTES: usize = std::mem::size_of::<Millis>();
-
-/// Payload bits per LEB128 byte, and the flag that says another byte follows.
-const LEB128_PAYLOAD_BITS: u32 = 7;
-const LEB128_CONTINUE: u8 = 0x80;
-/// A u64 never needs more than 10 LEB128 bytes.
-const LEB128_MAX_BYTES: usize = 10;
+/// Field names the decode errors report.
+const KEY_FIELD: &str = "key";
+const DEADLINE_FIELD: &str = "deadline";
 
 impl Mutation {
     /// Appends the encoding of this mutation to `out`.
@@ -53,19 +48,19 @@ impl Mutation {
         match self {
             Mutation::Set { key, value, deadline } => {
                 out.push(KIND_SET);
-                put_bytes(out, key.as_bytes());
+                put_text(out, key);
                 out.push(value.tag as u8);
                 put_bytes(out, &value.bytes);
-                put_deadline(out, *deadline);
+                put_opt_u64(out, *deadline);
             }
             Mutation::Delete { key } => {
                 out.push(KIND_DELETE);
-                put_bytes(out, key.as_bytes());
+                put_text(out, key);
             }
             Mutation::SetDeadline { key, deadline } => {
                 out.push(KIND_SET_DEADLINE);
-                put_bytes(out, key.as_bytes());
-                put_deadline(out, *deadline);
+                put_text(out, key);
+                put_opt_u64(out, *deadline);
             }
             Mutation::FlushAll => out.push(KIND_FLUSH_ALL),
         }
@@ -73,108 +68,48 @@ impl Mutation {
 
     /// Reads one mutation that must span all of `bytes`. Never panics, whatever the input.
     pub fn decode(bytes: &[u8]) -> Result<Mutation, MutationDecodeError> {
-        let mut reader = Reader { rest: bytes };
+        let mut reader: Reader<'_, MutationDecodeError> = Reader::new(bytes);
         let mutation = match reader.byte()? {
             KIND_SET => {
-                let key = reader.key()?;
+                let key = reader.text(KEY_FIELD)?;
                 let tag = reader.byte()?;
                 let tag = ContentTag::from_byte(tag).ok_or(MutationDecodeError::UnknownContentTag(tag))?;
                 let value = Value::new(tag, reader.bytes()?);
-                Mutation::Set { key, value, deadline: reader.deadline()? }
+                Mutation::Set { key, value, deadline: reader.opt_u64(DEADLINE_FIELD)? }
             }
-            KIND_DELETE => Mutation::Delete { key: reader.key()? },
-            KIND_SET_DEADLINE => Mutation::SetDeadline { key: reader.key()?, deadline: reader.deadline()? },
+            KIND_DELETE => Mutation::Delete { key: reader.text(KEY_FIELD)? },
+            KIND_SET_DEADLINE => {
+                Mutation::SetDeadline { key: reader.text(KEY_FIELD)?, deadline: reader.opt_u64(DEADLINE_FIELD)? }
+            }
             KIND_FLUSH_ALL => Mutation::FlushAll,
             unknown => return Err(MutationDecodeError::UnknownKind(unknown)),
         };
-        match reader.rest.len() {
-            0 => Ok(mutation),
-            trailing => Err(MutationDecodeError::TrailingBytes(trailing)),
-        }
+        reader.finish()?;
+        Ok(mutation)
     }
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    // usize is at most 64 bits on every target Rust supports, so the length is exact.
-    let mut length = bytes.len() as u64;
-    while length >= u64::from(LEB128_CONTINUE) {
-        out.push((length as u8) | LEB128_CONTINUE);
-        length >>= LEB128_PAYLOAD_BITS;
-    }
-    out.push(length as u8);
-    out.extend_from_slice(bytes);
-}
-
-fn put_deadline(out: &mut Vec<u8>, deadline: Option<Millis>) {
-    match deadline {
-        None => out.push(DEADLINE_NONE),
-        Some(deadline) => {
-            out.push(DEADLINE_SOME);
-            out.extend_from_slice(&deadline.to_le_bytes());
-        }
-    }
-}
-
-/// A cursor over the bytes of one record; every read checks the remaining length first.
-struct Reader<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, MutationDecodeError> {
-        let (&first, rest) = self.rest.split_first().ok_or(MutationDecodeError::Truncated)?;
-        self.rest = rest;
-        Ok(first)
+/// The store's decode errors for the shared field readers: the only marker is the deadline's, the only text
+/// the key.
+impl DecodeError for MutationDecodeError {
+    fn truncated() -> MutationDecodeError {
+        MutationDecodeError::Truncated
     }
 
-    fn take(&mut self, count: usize) -> Result<&'a [u8], MutationDecodeError> {
-        if self.rest.len() < count {
-            return Err(MutationDecodeError::Truncated);
-        }
-        let (taken, rest) = self.rest.split_at(count);
-        self.rest = rest;
-        Ok(taken)
+    fn malformed_length() -> MutationDecodeError {
+        MutationDecodeError::MalformedLength
     }
 
-    fn length(&mut self) -> Result<usize, MutationDecodeError> {
-        let mut length: u64 = 0;
-        for index in 0..LEB128_MAX_BYTES {
-            let byte = self.byte()?;
-            let payload = u64::from(byte & !LEB128_CONTINUE);
-            let shift = index as u32 * LEB128_PAYLOAD_BITS;
-            let shifted = payload << shift;
-            if shifted >> shift != payload {
-                return Err(MutationDecodeError::MalformedLength);
-            }
-            length |= shifted;
-            if byte & LEB128_CONTINUE == 0 {
-                return usize::try_from(length).map_err(|_| MutationDecodeError::MalformedLength);
-            }
-        }
-        Err(MutationDecodeError::MalformedLength)
+    fn invalid_marker(_field: &'static str, marker: u8) -> MutationDecodeError {
+        MutationDecodeError::InvalidDeadlineMarker(marker)
     }
 
-    fn bytes(&mut self) -> Result<&'a [u8], MutationDecodeError> {
-        let length = self.length()?;
-        self.take(length)
+    fn not_utf8(_field: &'static str) -> MutationDecodeError {
+        MutationDecodeError::KeyNotUtf8
     }
 
-    fn key(&mut self) -> Result<String, MutationDecodeError> {
-        let bytes = self.bytes()?;
-        let key = std::str::from_utf8(bytes).map_err(|_| MutationDecodeError::KeyNotUtf8)?;
-        Ok(key.to_owned())
-    }
-
-    fn deadline(&mut self) -> Result<Option<Millis>, MutationDecodeError> {
-        match self.byte()? {
-            DEADLINE_NONE => Ok(None),
-            DEADLINE_SOME => {
-                let mut deadline = [0; DEADLINE_BYTES];
-                deadline.copy_from_slice(self.take(DEADLINE_BYTES)?);
-                Ok(Some(Millis::from_le_bytes(deadline)))
-            }
-            marker => Err(MutationDecodeError::InvalidDeadlineMarker(marker)),
-        }
+    fn trailing_bytes(count: usize) -> MutationDecodeError {
+        MutationDecodeError::TrailingBytes(count)
     }
 }
 
