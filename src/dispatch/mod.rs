@@ -25,7 +25,6 @@ mod store;
 pub use batch::{process, BatchOutcome};
 pub use core::{Persisted, ShardCore};
 pub use errors::ErrorReply;
-pub use hub::PubSubCounters;
 pub use mesh::{serve_inbox, PubSubStats, ShardMessage, ShardResult, ShardStats};
 pub use op::{OpReply, ShardOp};
 pub use pubsub::disconnect;

@@ -116,14 +116,6 @@ impl QueueHub {
         self.slots.keys()
     }
 
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-
     /// Starts serving a queue (created, or recovered at start-up).
     pub fn insert(&mut self, name: &str, queue: Queue, files: QueueFiles) {
         let slot = QueueSlot {

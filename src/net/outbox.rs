@@ -3,8 +3,8 @@
 //! Pushes are produced by the shard (`dispatch`) while the connection task may be reading, waiting for replies
 //! or blocked writing to a client that does not read. Replies never pass through here: they are written by the
 //! connection task itself, with TCP backpressure. Pushes are best effort: once the buffer holds `limit` bytes, a
-//! new push is dropped and counted, or, under [`SlowConsumerPolicy::Disconnect`], the connection is marked for
-//! eviction and its task closes it. Memory per connection stays below two buffers (the one being written and the
+//! new push is dropped (the caller counts it), or, under [`SlowConsumerPolicy::Disconnect`], the connection is
+//! marked for eviction and its task closes it. Memory per connection stays below two buffers (the one being written and the
 //! one filling) plus one message.
 
 use crate::config::SlowConsumerPolicy;
@@ -17,7 +17,7 @@ use std::task::{Poll, Waker};
 pub enum Queued {
     /// It is in the buffer and will be written.
     Accepted,
-    /// The buffer was full; the push was dropped and counted.
+    /// The buffer was full; the push was dropped (the caller counts drops).
     Dropped,
     /// The buffer was full and the policy is to disconnect; the push was dropped and the connection will close.
     /// Returned once per connection; later pushes are `Dropped`.
@@ -39,31 +39,21 @@ pub struct Outbox {
     limit: usize,
     policy: SlowConsumerPolicy,
     evicted: Cell<bool>,
-    dropped: Cell<u64>,
     waker: Cell<Option<Waker>>,
 }
 
 impl Outbox {
     pub fn new(limit: usize, policy: SlowConsumerPolicy) -> Outbox {
-        Outbox {
-            pending: RefCell::new(Vec::new()),
-            limit,
-            policy,
-            evicted: Cell::new(false),
-            dropped: Cell::new(0),
-            waker: Cell::new(None),
-        }
+        Outbox { pending: RefCell::new(Vec::new()), limit, policy, evicted: Cell::new(false), waker: Cell::new(None) }
     }
 
     /// Appends one push written by `encode`, unless the buffer is full (see the module docs).
     pub fn queue(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Queued {
         if self.evicted.get() {
-            self.dropped.set(self.dropped.get() + 1);
             return Queued::Dropped;
         }
         let mut pending = self.pending.borrow_mut();
         if pending.len() >= self.limit {
-            self.dropped.set(self.dropped.get() + 1);
             return match self.policy {
                 SlowConsumerPolicy::Drop => Queued::Dropped,
                 SlowConsumerPolicy::Disconnect => {
@@ -130,16 +120,6 @@ impl Outbox {
         .await
     }
 
-    /// Whether the connection overflowed under the disconnect policy.
-    pub fn is_evicted(&self) -> bool {
-        self.evicted.get()
-    }
-
-    /// Pushes dropped because the buffer was full.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.get()
-    }
-
     /// The buffer's limit in bytes.
     pub fn limit(&self) -> usize {
         self.limit
@@ -163,7 +143,6 @@ mod tests {
         let outbox = Outbox::new(LIMIT, SlowConsumerPolicy::Drop);
         assert_eq!(outbox.queue(|out| out.extend_from_slice(&[1; LIMIT])), Queued::Accepted);
         assert_eq!(outbox.queue(|out| out.push(2)), Queued::Dropped);
-        assert_eq!(outbox.dropped(), 1);
         let mut taken = Vec::new();
         outbox.take(&mut taken);
         assert_eq!(taken, vec![1; LIMIT]);
@@ -175,7 +154,10 @@ mod tests {
         let outbox = Outbox::new(LIMIT, SlowConsumerPolicy::Disconnect);
         outbox.queue(|out| out.extend_from_slice(&[1; LIMIT]));
         assert_eq!(outbox.queue(|out| out.push(2)), Queued::Evicted);
-        assert!(outbox.is_evicted());
+        outbox.queue_reliable(&[4]);
+        let mut taken = Vec::new();
+        outbox.take(&mut taken);
+        assert!(taken.is_empty(), "an evicted connection's pushes are discarded");
         assert_eq!(outbox.queue(|out| out.push(3)), Queued::Dropped);
     }
 }
