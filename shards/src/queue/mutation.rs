@@ -218,6 +218,9 @@ fn decode_purged(reader: &mut Reader<'_>) -> Result<QueueMutation, MutationDecod
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::checks::{
+        assert_round_trips, assert_truncated_prefixes_fail, decode_garbage, encoded, flip_bytes, Record,
+    };
     use crate::queue::Backoff;
 
     fn samples() -> Vec<QueueMutation> {
@@ -267,27 +270,26 @@ mod tests {
         ]
     }
 
-    fn encoded(mutation: &QueueMutation) -> Vec<u8> {
-        let mut out = Vec::new();
-        mutation.encode(&mut out);
-        out
+    impl Record for QueueMutation {
+        type Error = MutationDecodeError;
+
+        fn encode_into(&self, out: &mut Vec<u8>) {
+            self.encode(out);
+        }
+
+        fn decode_from(bytes: &[u8]) -> Result<QueueMutation, MutationDecodeError> {
+            QueueMutation::decode(bytes)
+        }
     }
 
     #[test]
     fn every_sample_round_trips() {
-        for mutation in samples() {
-            assert_eq!(QueueMutation::decode(&encoded(&mutation)), Ok(mutation));
-        }
+        assert_round_trips(samples());
     }
 
     #[test]
     fn every_truncated_prefix_fails_to_decode() {
-        for mutation in samples() {
-            let bytes = encoded(&mutation);
-            for length in 0..bytes.len() {
-                assert!(QueueMutation::decode(&bytes[..length]).is_err(), "{mutation:?} cut at {length}");
-            }
-        }
+        assert_truncated_prefixes_fail(samples());
     }
 
     #[test]
@@ -370,31 +372,11 @@ mod tests {
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics() {
-        let mut state: u32 = 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state
-        };
-        for _ in 0..50_000 {
-            let length = (next() % 48) as usize;
-            let bytes: Vec<u8> = (0..length).map(|_| (next() % 12) as u8).collect();
-            let _ = QueueMutation::decode(&bytes);
-        }
+        decode_garbage::<QueueMutation>(50_000, 48, 12);
     }
 
     #[test]
     fn flipping_any_byte_of_a_valid_record_never_panics() {
-        for mutation in samples() {
-            let bytes = encoded(&mutation);
-            for index in 0..bytes.len().min(64) {
-                for flip in [0x01, 0x80, 0xff] {
-                    let mut flipped = bytes.clone();
-                    flipped[index] ^= flip;
-                    let _ = QueueMutation::decode(&flipped);
-                }
-            }
-        }
+        flip_bytes(samples());
     }
 }

@@ -138,6 +138,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::checks::{
+        assert_round_trips, assert_truncated_prefixes_fail, decode_garbage, encoded, flip_bytes, Record,
+    };
     use crate::store::{KeyTtl, StoreConfig};
 
     fn samples() -> Vec<Mutation> {
@@ -163,27 +166,26 @@ mod tests {
         ]
     }
 
-    fn encoded(mutation: &Mutation) -> Vec<u8> {
-        let mut out = Vec::new();
-        mutation.encode(&mut out);
-        out
+    impl Record for Mutation {
+        type Error = MutationDecodeError;
+
+        fn encode_into(&self, out: &mut Vec<u8>) {
+            self.encode(out);
+        }
+
+        fn decode_from(bytes: &[u8]) -> Result<Mutation, MutationDecodeError> {
+            Mutation::decode(bytes)
+        }
     }
 
     #[test]
     fn every_sample_round_trips() {
-        for mutation in samples() {
-            assert_eq!(Mutation::decode(&encoded(&mutation)), Ok(mutation));
-        }
+        assert_round_trips(samples());
     }
 
     #[test]
     fn every_truncated_prefix_fails_to_decode() {
-        for mutation in samples() {
-            let bytes = encoded(&mutation);
-            for length in 0..bytes.len() {
-                assert!(Mutation::decode(&bytes[..length]).is_err(), "{mutation:?} cut at {length}");
-            }
-        }
+        assert_truncated_prefixes_fail(samples());
     }
 
     #[test]
@@ -219,19 +221,12 @@ mod tests {
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics() {
-        let mut state: u32 = 1;
-        for _ in 0..20_000 {
-            let length = (state % 24) as usize;
-            let bytes: Vec<u8> = (0..length)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 17;
-                    state ^= state << 5;
-                    (state % 6) as u8
-                })
-                .collect();
-            let _ = Mutation::decode(&bytes);
-        }
+        decode_garbage::<Mutation>(20_000, 24, 6);
+    }
+
+    #[test]
+    fn flipping_any_byte_of_a_valid_record_never_panics() {
+        flip_bytes(samples());
     }
 
     #[test]

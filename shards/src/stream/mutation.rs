@@ -153,6 +153,9 @@ impl StreamMutation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::checks::{
+        assert_round_trips, assert_truncated_prefixes_fail, decode_garbage, encoded, flip_bytes, Record,
+    };
     use crate::stream::Retention;
 
     fn samples() -> Vec<StreamMutation> {
@@ -193,27 +196,26 @@ mod tests {
         ]
     }
 
-    fn encoded(mutation: &StreamMutation) -> Vec<u8> {
-        let mut out = Vec::new();
-        mutation.encode(&mut out);
-        out
+    impl Record for StreamMutation {
+        type Error = MutationDecodeError;
+
+        fn encode_into(&self, out: &mut Vec<u8>) {
+            self.encode(out);
+        }
+
+        fn decode_from(bytes: &[u8]) -> Result<StreamMutation, MutationDecodeError> {
+            StreamMutation::decode(bytes)
+        }
     }
 
     #[test]
     fn every_sample_round_trips() {
-        for mutation in samples() {
-            assert_eq!(StreamMutation::decode(&encoded(&mutation)), Ok(mutation));
-        }
+        assert_round_trips(samples());
     }
 
     #[test]
     fn every_truncated_prefix_fails_to_decode() {
-        for mutation in samples() {
-            let bytes = encoded(&mutation);
-            for length in 0..bytes.len() {
-                assert!(StreamMutation::decode(&bytes[..length]).is_err(), "{mutation:?} cut at {length}");
-            }
-        }
+        assert_truncated_prefixes_fail(samples());
     }
 
     #[test]
@@ -296,31 +298,11 @@ mod tests {
 
     #[test]
     fn decoding_arbitrary_bytes_never_panics() {
-        let mut state: u32 = 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state
-        };
-        for _ in 0..50_000 {
-            let length = (next() % 40) as usize;
-            let bytes: Vec<u8> = (0..length).map(|_| (next() % 12) as u8).collect();
-            let _ = StreamMutation::decode(&bytes);
-        }
+        decode_garbage::<StreamMutation>(50_000, 40, 12);
     }
 
     #[test]
     fn flipping_any_byte_of_a_valid_record_never_panics() {
-        for mutation in samples() {
-            let bytes = encoded(&mutation);
-            for index in 0..bytes.len().min(64) {
-                for flip in [0x01, 0x80, 0xff] {
-                    let mut flipped = bytes.clone();
-                    flipped[index] ^= flip;
-                    let _ = StreamMutation::decode(&flipped);
-                }
-            }
-        }
+        flip_bytes(samples());
     }
 }
