@@ -17,6 +17,7 @@
 //! instant right after the WAL rotated to segment `S`; recovery loads it and replays every segment `>= S` over it,
 //! which is correct because every mutation is absolute and replaying one twice changes nothing.
 
+use std::cell::RefCell;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,8 @@ pub fn prepare_queues_dir(data_dir: &Path) -> Result<(), PersistError> {
 #[derive(Debug)]
 pub struct QueueFiles {
     journal: Journal,
+    /// Reused encoding buffer of one record.
+    scratch: RefCell<Vec<u8>>,
 }
 
 /// A queue found on disk at start-up.
@@ -74,12 +77,16 @@ impl QueueFiles {
     ) -> Result<QueueFiles, PersistError> {
         let dir = queue_dir(data_dir, name);
         create_entity_dir(&dir, name, EntityKind::Queue)?;
-        Ok(QueueFiles { journal: Journal::create(dir, label(name), policy, compact_wal_bytes) })
+        Ok(QueueFiles::new(Journal::create(dir, label(name), policy, compact_wal_bytes)))
+    }
+
+    fn new(journal: Journal) -> QueueFiles {
+        QueueFiles { journal, scratch: RefCell::default() }
     }
 
     /// Journals `mutations` in order; never awaits. Returns the LSN to wait for before acknowledging them.
     pub fn append(&self, mutations: &[QueueMutation]) -> Lsn {
-        let mut scratch = Vec::new();
+        let mut scratch = self.scratch.borrow_mut();
         self.journal.append(|pending| encode_records(mutations, QueueMutation::encode, &mut scratch, pending))
     }
 
@@ -151,7 +158,7 @@ pub fn recover_queues(
         recovered.push(RecoveredQueue {
             name,
             queue,
-            files: QueueFiles { journal },
+            files: QueueFiles::new(journal),
             records_replayed: replay.records_replayed,
             bytes_truncated: replay.bytes_truncated,
         });
