@@ -4,9 +4,10 @@
 // to applications (offsets as decimal strings, payloads as application values).
 //
 // Stream request fields: `stream`, `group`, `memberId`, `credits`, `from` / `to` as
-// `{ "kind": "beginning" | "end" | "offset" | "timestamp", "value": "<decimal string>" }` (StreamRead's `from` is a
-// plain u64), `options` as `{ maxAgeMs, maxBytes, maxDeliveries, redeliveryBackoffMs, ackTimeoutMs }` (null for no
-// retention limit), `payload` / `payloads` (vector values), `offset`, `limit`, `skip`, `reason`, `all`.
+// `{ "kind": "beginning" | "end" | "offset" | "timestamp", "value": "<decimal string>" }`, StreamRead's `fromOffset`,
+// `options` as `{ maxAgeMs, maxBytes, maxDeliveries, redeliveryBackoffMs, ackTimeoutMs }` (null for no retention
+// limit), `payload` / `payloads` (vector values), `offset` (null in StreamDeadReplay for "all"), `limit`, `skip`,
+// `reason`.
 
 import { ContentTag, PositionKind } from '../src/protocol/opcodes.js';
 import type { WireValue } from '../src/protocol/payload.js';
@@ -48,20 +49,18 @@ export function u64(value: unknown): bigint {
 
 /**
  * Reply shapes of the stream engine, compared after `normalizeStreamFields` (StreamCreate, StreamDelete, StreamExists
- * and StreamUnsubscribe use `flag`; StreamUpdate, StreamSubscribe, StreamAck and StreamNack `empty`; StreamDeadReplay
- * `count`):
+ * and StreamUnsubscribe use `flag`; StreamUpdate, StreamSubscribe, StreamAck and StreamNack `empty`; StreamSeek and
+ * StreamDeadReplay `count`):
  *
- * - `published` (StreamPublish): `{ offset, timestampMs }`
- * - `publishedBatch` (StreamPublishBatch): `{ firstOffset, timestampMs }`
- * - `records` (StreamRead): `{ firstOffset, records: [{ offset, timestampMs, payload }] }`
- * - `offset` (StreamSeek): `{ offset }`
+ * - `published` (StreamPublish, and StreamPublishBatch with its first offset): `{ offset, timestampMs }`
+ * - `records` (StreamRead): `{ firstOffset, records: [{ offset, timestampMs, value }] }`
  * - `streamStats` (StreamStats): `{ firstOffset, nextOffset, bytes, segments, groups: [{ name, committed, lag,
  *   pending, dead }] }`
- * - `deadList` (StreamDeadList): `{ total, items: [{ offset, deliveries, reason, failedAtMs }] }`
+ * - `deadRecords` (StreamDeadList): `{ total, items: [{ offset, deliveries, reason, failedAtMs }] }`
  *
- * and the StreamDelivery push: `{ stream, group, memberId, deliveries, record: { offset, timestampMs, payload } }`.
+ * and the StreamDelivery push: `{ stream, group, memberId, deliveries, record: { offset, timestampMs, value } }`.
  */
-export const STREAM_SHAPES = new Set(['published', 'publishedBatch', 'records', 'offset', 'streamStats', 'deadList']);
+export const STREAM_SHAPES = new Set(['published', 'records', 'streamStats', 'deadRecords']);
 /** Stream vector fields holding a 64-bit offset: the SDK hands them out as decimal strings (vectors write numbers too). */
 const OFFSET_FIELDS = new Set(['offset', 'firstOffset', 'nextOffset', 'committed']);
 
@@ -90,12 +89,6 @@ function vectorPosition(position: { kind: string; value?: string | number | null
   return { kind, value: u64(position.value ?? 0) };
 }
 
-/** StreamRead's `from`: a `u64` offset (number or decimal string), or a position of kind offset / beginning. */
-function readFrom(from: unknown): bigint {
-  if (typeof from === 'object' && from !== null) return vectorPosition(from as { kind: string }).value;
-  return u64(from);
-}
-
 export function encodeStreamRequest(opcode: string, f: Record<string, any>): Buffer | undefined {
   const stream = f.stream as string;
   switch (opcode) {
@@ -112,7 +105,7 @@ export function encodeStreamRequest(opcode: string, f: Record<string, any>): Buf
     case 'StreamPublishBatch':
       return encodeStream.publishBatch(stream, (f.payloads as VectorValue[]).map(wireValue));
     case 'StreamRead':
-      return encodeStream.read(stream, readFrom(f.from), f.limit);
+      return encodeStream.read(stream, u64(f.fromOffset), f.limit);
     case 'StreamSubscribe':
       return encodeStream.subscribe(stream, f.group, f.memberId, f.credits, vectorPosition(f.from));
     case 'StreamUnsubscribe':
@@ -128,7 +121,7 @@ export function encodeStreamRequest(opcode: string, f: Record<string, any>): Buf
     case 'StreamDeadList':
       return encodeStream.deadList(stream, f.group, f.limit, f.skip);
     case 'StreamDeadReplay':
-      return encodeStream.deadReplay(stream, f.group, f.all === true || f.all === 1 ? undefined : u64(f.offset));
+      return encodeStream.deadReplay(stream, f.group, f.offset === null ? undefined : u64(f.offset));
     default:
       return undefined;
   }
@@ -136,7 +129,7 @@ export function encodeStreamRequest(opcode: string, f: Record<string, any>): Buf
 
 /** A stream record as vector fields. */
 function recordFields(record: WireRecord): Record<string, unknown> {
-  return { offset: record.offset, timestampMs: record.timestampMs, payload: record.value };
+  return { offset: record.offset, timestampMs: record.timestampMs, value: record.value };
 }
 
 /** Stream vector fields as the SDK hands them out: offsets as decimal strings, payloads as application values. */
@@ -145,7 +138,7 @@ export function normalizeStreamFields(fields: unknown, name = ''): unknown {
   if (OFFSET_FIELDS.has(name)) return String(fields);
   if (fields === null || typeof fields !== 'object') return fields;
   const object = fields as Record<string, unknown>;
-  if (name === 'payload') return appValue(object as unknown as VectorValue);
+  if (name === 'payload' || name === 'value') return appValue(object as unknown as VectorValue);
   return Object.fromEntries(Object.entries(object).map(([key, value]) => [key, normalizeStreamFields(value, key)]));
 }
 
@@ -156,19 +149,13 @@ export function decodeStreamReply(shape: string | undefined, payload: Buffer): u
       const published = decodeStream.published(payload);
       return { offset: published.offset, timestampMs: published.timestampMs };
     }
-    case 'publishedBatch': {
-      const published = decodeStream.publishedBatch(payload);
-      return { firstOffset: published.offset, timestampMs: published.timestampMs };
-    }
     case 'records': {
       const page = decodeStream.records(payload);
       return { firstOffset: page.firstOffset, records: page.records.map(recordFields) };
     }
-    case 'offset':
-      return { offset: decodeStream.offset(payload) };
     case 'streamStats':
       return decodeStream.stats(payload);
-    case 'deadList':
+    case 'deadRecords':
       return decodeStream.deadPage(payload);
     default:
       return undefined;
