@@ -1,6 +1,7 @@
 //! A minimal blocking client for the native protocol, for tests, benchmarks and tools (the product's client is
 //! the TypeScript SDK). It speaks raw frames: callers build payloads with [`requests`] and read replies with
-//! [`Response::reader`]. Queue pushes and list replies are decoded by the helpers of `client/queue.rs`.
+//! [`Response::reader`]. Queue and stream pushes and list replies are decoded by the helpers of `client/queue.rs`
+//! and `client/stream.rs`.
 
 use crate::protocol::frame::{check_frame, write_request};
 use crate::protocol::payload::{PayloadReader, WireError};
@@ -12,8 +13,10 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 
 mod queue;
+mod stream;
 
 pub use queue::{read_deliveries, read_delivery, read_dlq_page, read_ids, Delivery};
+pub use stream::{read_dead_records, read_records, read_stream_stats, StreamDelivery, StreamStats};
 
 /// Largest reply payload the client accepts.
 const MAX_REPLY_PAYLOAD: usize = 1 << 30;
@@ -157,6 +160,13 @@ impl Client {
         Delivery::decode_push(&push).map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))
     }
 
+    /// The next `StreamDelivery` push, decoded.
+    pub fn next_stream_delivery(&mut self) -> io::Result<StreamDelivery> {
+        let push = self.next_push()?;
+        StreamDelivery::decode_push(&push)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))
+    }
+
     /// Reads the next frame of any kind; `UnexpectedEof` when the server closed the connection.
     pub fn receive_frame(&mut self) -> io::Result<Response> {
         loop {
@@ -199,10 +209,25 @@ impl Client {
     }
 }
 
+/// `u32 count` then `count` elements read with `read`; pre-allocation is capped by what the payload could hold
+/// when each element takes at least `min_element_bytes`.
+fn read_list<'a, T>(
+    reader: &mut PayloadReader<'a>,
+    min_element_bytes: usize,
+    read: impl Fn(&mut PayloadReader<'a>) -> Result<T, WireError>,
+) -> Result<Vec<T>, WireError> {
+    let count = reader.u32("count")? as usize;
+    let mut items = Vec::with_capacity(reader.list_capacity(count, min_element_bytes));
+    for _ in 0..count {
+        items.push(read(reader)?);
+    }
+    Ok(items)
+}
+
 /// Payload builders for every request layout in `docs/protocol.md`.
 pub mod requests {
     use crate::protocol::payload::{write_i64, write_string, write_u16, write_u32, write_u64, write_u8, write_value};
-    use crate::protocol::{SetCondition, WirePushItem, WireQueueOptions, WireValue};
+    use crate::protocol::{SetCondition, WirePosition, WirePushItem, WireQueueOptions, WireStreamOptions, WireValue};
     use nexo_shards::value::ContentTag;
 
     pub fn hello(version: u16, client_name: &str, auth_token: &str) -> Vec<u8> {
@@ -223,8 +248,9 @@ pub mod requests {
     }
 
     /// Payload of the requests that carry one name: a key (`StoreGet`, `StorePersist`, `StoreTtl`), a filter
-    /// (`PubSubUnsubscribe`), a topic (`PubSubClearRetained`) or a queue (`QueueDelete`, `QueueExists`,
-    /// `QueueStats`, `QueuePurge`, `QueueDlqRedrive`, `QueueDlqPurge`).
+    /// (`PubSubUnsubscribe`), a topic (`PubSubClearRetained`), a queue (`QueueDelete`, `QueueExists`,
+    /// `QueueStats`, `QueuePurge`, `QueueDlqRedrive`, `QueueDlqPurge`) or a stream (`StreamDelete`,
+    /// `StreamExists`, `StreamStats`).
     pub fn name(name: &str) -> Vec<u8> {
         let mut out = Vec::new();
         write_string(&mut out, name);
@@ -369,6 +395,96 @@ pub mod requests {
     pub fn queue_message(queue: &str, message_id: u64) -> Vec<u8> {
         let mut out = name(queue);
         write_u64(&mut out, message_id);
+        out
+    }
+
+    /// `StreamCreate` and `StreamUpdate`: the stream and its 36-byte `stream options`.
+    pub fn stream_create(stream: &str, options: &WireStreamOptions) -> Vec<u8> {
+        let mut out = name(stream);
+        options.encode(&mut out);
+        out
+    }
+
+    /// `StreamPublish`.
+    pub fn stream_publish(stream: &str, tag: ContentTag, bytes: &[u8]) -> Vec<u8> {
+        let mut out = name(stream);
+        write_value(&mut out, tag, bytes);
+        out
+    }
+
+    /// `StreamPublishBatch`.
+    pub fn stream_publish_batch(stream: &str, payloads: &[WireValue<'_>]) -> Vec<u8> {
+        let mut out = name(stream);
+        write_u32(&mut out, payloads.len() as u32);
+        payloads.iter().for_each(|payload| write_value(&mut out, payload.tag, payload.bytes));
+        out
+    }
+
+    /// `StreamRead`: up to `limit` records from offset `from` (or the oldest kept one, if later).
+    pub fn stream_read(stream: &str, from: u64, limit: u32) -> Vec<u8> {
+        let mut out = name(stream);
+        write_u64(&mut out, from);
+        write_u32(&mut out, limit);
+        out
+    }
+
+    /// The `string stream, string group` every group request starts with.
+    fn stream_group(stream: &str, group: &str) -> Vec<u8> {
+        let mut out = name(stream);
+        write_string(&mut out, group);
+        out
+    }
+
+    /// `StreamSubscribe`; `from` is used only when the group does not exist yet.
+    pub fn stream_subscribe(stream: &str, group: &str, member_id: u32, credits: u32, from: &WirePosition) -> Vec<u8> {
+        let mut out = stream_group(stream, group);
+        write_u32(&mut out, member_id);
+        write_u32(&mut out, credits);
+        from.encode(&mut out);
+        out
+    }
+
+    /// `StreamUnsubscribe`.
+    pub fn stream_unsubscribe(stream: &str, group: &str, member_id: u32) -> Vec<u8> {
+        let mut out = stream_group(stream, group);
+        write_u32(&mut out, member_id);
+        out
+    }
+
+    /// `StreamAck`.
+    pub fn stream_ack(stream: &str, group: &str, offset: u64) -> Vec<u8> {
+        let mut out = stream_group(stream, group);
+        write_u64(&mut out, offset);
+        out
+    }
+
+    /// `StreamNack`.
+    pub fn stream_nack(stream: &str, group: &str, offset: u64, reason: &str) -> Vec<u8> {
+        let mut out = stream_ack(stream, group, offset);
+        write_string(&mut out, reason);
+        out
+    }
+
+    /// `StreamSeek`.
+    pub fn stream_seek(stream: &str, group: &str, to: &WirePosition) -> Vec<u8> {
+        let mut out = stream_group(stream, group);
+        to.encode(&mut out);
+        out
+    }
+
+    /// `StreamDeadList`: a page of `limit` dead records after skipping `skip`.
+    pub fn stream_dead_list(stream: &str, group: &str, limit: u32, skip: u32) -> Vec<u8> {
+        let mut out = stream_group(stream, group);
+        write_u32(&mut out, limit);
+        write_u32(&mut out, skip);
+        out
+    }
+
+    /// `StreamDeadReplay`: the dead record at `offset`, or every dead record of the group for `None`.
+    pub fn stream_dead_replay(stream: &str, group: &str, offset: Option<u64>) -> Vec<u8> {
+        let mut out = stream_group(stream, group);
+        write_u8(&mut out, u8::from(offset.is_none()));
+        write_u64(&mut out, offset.unwrap_or(0));
         out
     }
 }

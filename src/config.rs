@@ -17,10 +17,11 @@ use std::path::PathBuf;
 use nexo_shards::store::EvictionPolicy;
 use thiserror::Error;
 
+use crate::persist::stream::{StreamConfig, DEFAULT_TAIL_CACHE_BYTES};
 use crate::persist::FsyncPolicy;
 use values::{
     parse_auth_token, parse_dashboard, parse_data_dir, parse_fsync, parse_max_connections, parse_max_frame_bytes,
-    parse_output_buffer_bytes, parse_plain, parse_shards, parse_size, parse_snapshot_wal_bytes,
+    parse_output_buffer_bytes, parse_plain, parse_positive_size, parse_shards, parse_size,
 };
 
 pub use values::{MAX_CONNECTIONS_LIMIT, MAX_FRAME_BYTES_LIMIT, MAX_SHARDS, MIN_FRAME_BYTES};
@@ -60,6 +61,12 @@ pub struct Config {
     pub queue_fsync: FsyncPolicy,
     /// A queue's journal is compacted once it exceeds `max(queue_compact_wal_bytes, size of its last snapshot)`.
     pub queue_compact_wal_bytes: u64,
+    /// When stream records and consumer-group journals are fdatasync'ed.
+    pub stream_fsync: FsyncPolicy,
+    /// A stream's active segment is sealed once it holds this many bytes.
+    pub stream_segment_bytes: u64,
+    /// A stream's consumer-group journal is compacted once it exceeds `max(this, size of its last snapshot)`.
+    pub stream_compact_wal_bytes: u64,
     /// When the WAL of retained pub/sub messages is fdatasync'ed.
     pub retained_fsync: FsyncPolicy,
     /// Most bytes of pub/sub messages waiting to be written to one connection.
@@ -68,6 +75,18 @@ pub struct Config {
     pub pubsub_slow_consumer: SlowConsumerPolicy,
     /// How long in-flight work may take after SIGTERM, in milliseconds.
     pub shutdown_grace_ms: u64,
+}
+
+impl Config {
+    /// How every stream's files behave.
+    pub fn stream_files(&self) -> StreamConfig {
+        StreamConfig {
+            fsync: self.stream_fsync,
+            segment_bytes: self.stream_segment_bytes,
+            tail_cache_bytes: DEFAULT_TAIL_CACHE_BYTES,
+            group_compact_bytes: self.stream_compact_wal_bytes,
+        }
+    }
 }
 
 /// What the server does with a pub/sub message for a connection whose output buffer is full.
@@ -95,7 +114,7 @@ impl std::str::FromStr for SlowConsumerPolicy {
 #[derive(Debug, Clone)]
 pub enum Command {
     /// Start the server with this configuration.
-    Run(Config),
+    Run(Box<Config>),
     /// Print this help text and exit successfully.
     Help(String),
     /// Print this version line and exit successfully.
@@ -253,6 +272,24 @@ const QUEUE_COMPACT_WAL_BYTES: OptionSpec = OptionSpec {
     default: DefaultValue::Text("16mb"),
     help: "Compact a queue's journal once it exceeds max(this, its last snapshot size)",
 };
+const STREAM_FSYNC: OptionSpec = OptionSpec {
+    name: "stream-fsync",
+    value_name: "<policy>",
+    default: DefaultValue::Text("always"),
+    help: "When stream records and group journals are fdatasync'ed: always | interval:<ms> | never",
+};
+const STREAM_SEGMENT_BYTES: OptionSpec = OptionSpec {
+    name: "stream-segment-bytes",
+    value_name: "<size>",
+    default: DefaultValue::Text("64mb"),
+    help: "Seal a stream's segment file once it holds this many bytes (retention deletes whole segments)",
+};
+const STREAM_COMPACT_WAL_BYTES: OptionSpec = OptionSpec {
+    name: "stream-compact-wal-bytes",
+    value_name: "<size>",
+    default: DefaultValue::Text("4mb"),
+    help: "Compact a stream's consumer-group journal once it exceeds max(this, its last snapshot size)",
+};
 const RETAINED_FSYNC: OptionSpec = OptionSpec {
     name: "retained-fsync",
     value_name: "<policy>",
@@ -279,7 +316,7 @@ const SHUTDOWN_GRACE_MS: OptionSpec = OptionSpec {
 };
 
 /// Every option, in `--help` order.
-const OPTIONS: [OptionSpec; 18] = [
+const OPTIONS: [OptionSpec; 21] = [
     HOST,
     PORT,
     DASHBOARD,
@@ -294,6 +331,9 @@ const OPTIONS: [OptionSpec; 18] = [
     STORE_SNAPSHOT_WAL_BYTES,
     QUEUE_FSYNC,
     QUEUE_COMPACT_WAL_BYTES,
+    STREAM_FSYNC,
+    STREAM_SEGMENT_BYTES,
+    STREAM_COMPACT_WAL_BYTES,
     RETAINED_FSYNC,
     PUBSUB_OUTPUT_BUFFER_BYTES,
     PUBSUB_SLOW_CONSUMER,
@@ -339,7 +379,7 @@ pub fn parse(
         }
     }
     let raw = RawValues { flags, env: &env };
-    build(&raw).map(Command::Run)
+    build(&raw).map(|config| Command::Run(Box::new(config)))
 }
 
 /// Builds the config from the resolved raw values; each option is read exactly once.
@@ -357,9 +397,12 @@ fn build(raw: &RawValues<'_>) -> Result<Config, ConfigError> {
         store_maxmemory: raw.parse(&STORE_MAXMEMORY, parse_size)?,
         store_eviction: raw
             .parse(&STORE_EVICTION, parse_plain::<EvictionPolicy>("one of noeviction, allkeys-lru, volatile-ttl"))?,
-        store_snapshot_wal_bytes: raw.parse(&STORE_SNAPSHOT_WAL_BYTES, parse_snapshot_wal_bytes)?,
+        store_snapshot_wal_bytes: raw.parse(&STORE_SNAPSHOT_WAL_BYTES, parse_positive_size)?,
         queue_fsync: raw.parse(&QUEUE_FSYNC, parse_fsync)?,
-        queue_compact_wal_bytes: raw.parse(&QUEUE_COMPACT_WAL_BYTES, parse_snapshot_wal_bytes)?,
+        queue_compact_wal_bytes: raw.parse(&QUEUE_COMPACT_WAL_BYTES, parse_positive_size)?,
+        stream_fsync: raw.parse(&STREAM_FSYNC, parse_fsync)?,
+        stream_segment_bytes: raw.parse(&STREAM_SEGMENT_BYTES, parse_positive_size)?,
+        stream_compact_wal_bytes: raw.parse(&STREAM_COMPACT_WAL_BYTES, parse_positive_size)?,
         retained_fsync: raw.parse(&RETAINED_FSYNC, parse_fsync)?,
         pubsub_output_buffer_bytes: raw.parse(&PUBSUB_OUTPUT_BUFFER_BYTES, parse_output_buffer_bytes)?,
         pubsub_slow_consumer: raw

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
             println!("{text}");
             ExitCode::SUCCESS
         }
-        Ok(Command::Run(config)) => match nexo::run(config) {
+        Ok(Command::Run(config)) => match nexo::run(*config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("nexo: {error}");

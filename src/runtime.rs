@@ -61,7 +61,7 @@ pub enum ServerError {
 
 /// Messages from shard threads (and the signal thread) to the main thread.
 enum Event {
-    Recovered { shard: usize, reports: Vec<RecoveryReport>, queue_report: QueueRecoveryReport },
+    Recovered { shard: usize, reports: Vec<RecoveryReport>, entities: EntityReports },
     Listening { shard: usize, address: SocketAddr },
     Drained { shard: usize },
     Exited { shard: usize },
@@ -98,6 +98,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let config = Arc::new(config);
     let _lock = lock_data_dir(&config.data_dir)?;
     crate::persist::queue::prepare_queues_dir(&config.data_dir)?;
+    crate::persist::stream::prepare_streams_dir(&config.data_dir)?;
     let plans = Arc::new(DataPlans {
         store: KeyspacePlan::prepare(&config.data_dir, Keyspace::Store, config.shards)?,
         retained: KeyspacePlan::prepare(&config.data_dir, Keyspace::Retained, config.shards)?,
@@ -137,7 +138,7 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     drop((shutdown, event_sender));
 
     let Some(reports) = wait_all(&events, shard_count, None, Step::Recovery, |event| match event {
-        Event::Recovered { shard, reports, queue_report } => Some((shard, reports, queue_report)),
+        Event::Recovered { shard, reports, entities } => Some((shard, reports, entities)),
         _ => None,
     })?
     else {
@@ -261,12 +262,40 @@ fn serve_until_signal(events: &crossbeam_channel::Receiver<Event>) -> Result<i32
     }
 }
 
-fn log_recovery(reports: &[(usize, Vec<RecoveryReport>, QueueRecoveryReport)]) {
-    for (shard, reports, queue_report) in reports {
+fn log_recovery(reports: &[(usize, Vec<RecoveryReport>, EntityReports)]) {
+    for (shard, reports, entities) in reports {
         for report in reports {
             eprintln!("nexo: shard {shard}: {report}");
         }
-        eprintln!("nexo: shard {shard}: {queue_report}");
+        eprintln!("nexo: shard {shard}: {}", entities.queues);
+        eprintln!("nexo: shard {shard}: {}", entities.streams);
+    }
+}
+
+/// What a shard found of its queues and streams at start-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct EntityReports {
+    pub queues: QueueRecoveryReport,
+    pub streams: StreamRecoveryReport,
+}
+
+/// What a shard found of its streams at start-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StreamRecoveryReport {
+    pub streams: u64,
+    pub records: u64,
+    pub group_records_replayed: u64,
+    /// Torn bytes cut off segment tails and group journals.
+    pub bytes_truncated: u64,
+}
+
+impl std::fmt::Display for StreamRecoveryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "streams recovered: {} streams, {} records, {} group records replayed, {} torn bytes dropped",
+            self.streams, self.records, self.group_records_replayed, self.bytes_truncated
+        )
     }
 }
 

@@ -1,12 +1,13 @@
 //! Golden vectors: `tests/vectors/native-v1.json` pins the exact bytes of every request layout and reply shape.
 //! The TypeScript SDK tests against the same file. Run with
 //! `NEXO_UPDATE_VECTORS=1 cargo test --test vectors -- --test-threads=1` (each test rewrites the file) to fill in
-//! the `hex` of new vectors (existing bytes must never change: that would break deployed clients). The queue
-//! opcodes' fields live in `tests/vectors/queue.rs`.
+//! the `hex` of new vectors (existing bytes must never change: that would break deployed clients). The queue and
+//! stream opcodes' fields live in `tests/vectors/queue.rs` and `tests/vectors/stream.rs`.
 
 /// Helpers per engine; named `vectors` so that their files live in `tests/vectors/`.
 mod vectors {
     pub mod queue;
+    pub mod stream;
 }
 
 use nexo::client::{requests, Message, Response};
@@ -17,7 +18,7 @@ use nexo_shards::value::{ContentTag, Value as StoredValue};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::path::PathBuf;
-use vectors::queue;
+use vectors::{queue, stream};
 
 fn vectors_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/native-v1.json")
@@ -139,6 +140,8 @@ fn request_payload(opcode: Opcode, fields: &Value) -> Vec<u8> {
         ),
         Opcode::StoreDbsize | Opcode::StoreFlushAll => Vec::new(),
         Opcode::QueueDelivery => panic!("QueueDelivery is a push; its vectors are under `pushes`"),
+        Opcode::StreamDelivery => panic!("StreamDelivery is a push; its vectors are under `pushes`"),
+        stream_opcode if stream_opcode.name().starts_with("Stream") => stream::request_payload(stream_opcode, fields),
         queue_opcode => queue::request_payload(queue_opcode, fields),
     }
 }
@@ -185,7 +188,7 @@ fn request_fields(request: &Request<'_>) -> Value {
             "ttlMs": ttl_ms,
         }),
         Request::PubSubClearRetained { topic } => json!({ "topic": topic }),
-        queue_request => queue::request_fields(queue_request),
+        other => stream::request_fields(other).unwrap_or_else(|| queue::request_fields(other)),
     }
 }
 
@@ -215,7 +218,7 @@ fn reply_from_fields(shape: &str, fields: &Value) -> Reply {
             max_frame_bytes: fields["maxFrameBytes"].as_u64().expect("maxFrameBytes") as u32,
         },
         "bytes" => Reply::Bytes(from_hex(str_field(fields, "payloadHex"))),
-        queue_shape => queue::reply_from_fields(queue_shape, fields),
+        other => stream::reply_from_fields(other, fields).unwrap_or_else(|| queue::reply_from_fields(other, fields)),
     }
 }
 
@@ -307,7 +310,7 @@ fn request_vectors_encode_and_decode_exactly() {
         fill_missing_hex(&computed);
         return;
     }
-    let push_only = [Opcode::PubSubMessage, Opcode::QueueDelivery];
+    let push_only = [Opcode::PubSubMessage, Opcode::QueueDelivery, Opcode::StreamDelivery];
     let missing: Vec<_> =
         Opcode::ALL.iter().filter(|opcode| !covered.contains(opcode) && !push_only.contains(opcode)).collect();
     assert!(missing.is_empty(), "opcodes without a request vector: {missing:?}");
@@ -319,6 +322,7 @@ fn encode_push_vector(vector: &Value) -> Vec<u8> {
     match str_field(vector, "opcode") {
         "PubSubMessage" => encode_message_push_vector(fields),
         "QueueDelivery" => queue::encode_delivery_push_vector(fields),
+        "StreamDelivery" => stream::encode_delivery_push_vector(fields),
         other => panic!("{other} is not a push opcode"),
     }
 }
@@ -350,6 +354,7 @@ fn push_fields(response: &Response) -> Value {
             })
         }
         Some(Opcode::QueueDelivery) => queue::delivery_push_fields(response),
+        Some(Opcode::StreamDelivery) => stream::delivery_push_fields(response),
         other => panic!("no push decoder for opcode {other:?}"),
     }
 }
@@ -391,9 +396,11 @@ fn reply_vectors_encode_exactly() {
             continue;
         }
         assert_eq!(to_hex(&frame), expected, "reply vector {name}: encoding changed");
-        if let Some(fields) =
-            vector["shape"].as_str().and_then(|shape| queue::reply_fields(shape, &frame[HEADER_LEN..]))
-        {
+        let payload = &frame[HEADER_LEN..];
+        let decoded = vector["shape"]
+            .as_str()
+            .and_then(|shape| queue::reply_fields(shape, payload).or_else(|| stream::reply_fields(shape, payload)));
+        if let Some(fields) = decoded {
             assert_eq!(fields, vector["fields"], "reply vector {name}: the client decodes it differently");
         }
     }

@@ -14,6 +14,8 @@ import { Topic } from './pubsub/topic.js';
 import { Consumers } from './queue/consumers.js';
 import { Queue } from './queue/queue.js';
 import { Store } from './store/store.js';
+import { Members } from './stream/members.js';
+import { Stream } from './stream/stream.js';
 
 /** Where the client is in its life: only `ready` accepts calls. */
 export type ClientStatus = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -69,7 +71,8 @@ export class NexoClient extends EventEmitter {
   private readonly pushHandlers = new Map<number, PushHandler>();
   private readonly subscriptions: Subscriptions;
   private readonly consumers: Consumers;
-  /** Counts the connections made so far: which connection a lease came from. */
+  private readonly members: Members;
+  /** Counts the connections made so far: which connection a lease or stream delivery came from. */
   private connectionCount = 0;
 
   private constructor(options: ResolvedOptions) {
@@ -78,6 +81,7 @@ export class NexoClient extends EventEmitter {
     this.store = new Store(this);
     this.subscriptions = new Subscriptions(this);
     this.consumers = new Consumers(this);
+    this.members = new Members(this);
   }
 
   /**
@@ -117,6 +121,15 @@ export class NexoClient extends EventEmitter {
    */
   queue<T = unknown>(name: string): Queue<T> {
     return new Queue<T>(name, this, this.consumers);
+  }
+
+  /**
+   * A handle on the durable append-only log `name`: `create` it (or `update` its options), `publish` records, `read`
+   * them, `subscribe` consumer-group members, `seek` groups and inspect their dead lists (`group(name).dead`).
+   * Creating the handle does no I/O; `T` is the type of its records.
+   */
+  stream<T = unknown>(name: string): Stream<T> {
+    return new Stream<T>(name, this, this.members);
   }
 
   /** Round trip to the server; resolves with the echoed payload. */
@@ -167,7 +180,7 @@ export class NexoClient extends EventEmitter {
 
   /**
    * Identifies the current connection: it changes with every reconnect, so state the server ties to a connection
-   * (queue leases) can tell whether it still holds.
+   * (queue leases, stream deliveries) can tell whether it still holds.
    * @internal Engines compare it; it means nothing across clients.
    */
   get connectionEpoch(): number {

@@ -27,6 +27,23 @@ export type { QueueSubscription } from './queue/consumers.js';
 export { DeadLetterQueue } from './queue/dlq.js';
 export type { DeadLetter, DeadLetterPage, PeekOptions } from './queue/dlq.js';
 export type { QueueStats } from './protocol/queue-commands.js';
+export { Stream } from './stream/stream.js';
+export type {
+  PublishBatchResult,
+  PublishResult,
+  ReadOptions,
+  ReadResult,
+  StreamGroupStats,
+  StreamStats,
+  StreamSubscribeOptions,
+} from './stream/stream.js';
+export { DEFAULT_STREAM_OPTIONS } from './stream/options.js';
+export type { ResolvedStreamOptions, RetentionOptions, StreamOptions } from './stream/options.js';
+export type { StreamPosition } from './stream/position.js';
+export type { RecordHandler, RecordMeta, StreamRecord } from './stream/record.js';
+export type { StreamSubscription } from './stream/members.js';
+export { DeadRecords, StreamGroup } from './stream/group.js';
+export type { DeadListOptions, DeadRecord, DeadRecordPage } from './stream/group.js';
 export { Store } from './store/store.js';
 export { StoreMap } from './store/map.js';
 export type { Entries, ScanOptions, SetOptions } from './store/map.js';

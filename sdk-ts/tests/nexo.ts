@@ -1,5 +1,5 @@
-// The one shared client of a test file, connected to the shared server, and unique keys, topics and queue names
-// that are deleted (keys, queues) or cleared of retained values (topics) after each test.
+// The one shared client of a test file, connected to the shared server, and unique keys, topics, queue and stream
+// names that are deleted (keys, queues, streams) or cleared of retained values (topics) after each test.
 
 import { afterAll, afterEach, inject } from 'vitest';
 import { NexoClient, type NexoClientOptions } from '../src/index.js';
@@ -17,6 +17,7 @@ export const client = await NexoClient.connect(sharedServer);
 const created = new Set<string>();
 const topics = new Set<string>();
 const queues = new Set<string>();
+const streams = new Set<string>();
 let sequence = 0;
 const run = `${process.pid}-${Date.now().toString(36)}`;
 
@@ -56,10 +57,21 @@ export function queueName(name: string): string {
   return unique;
 }
 
+/** A stream name no other test uses, `test:<run>:<n>:<name>`; the stream is deleted after the test if it exists. */
+export function streamName(name: string): string {
+  sequence += 1;
+  const unique = `test:${run}:${sequence}:${name}`;
+  streams.add(unique);
+  return unique;
+}
+
 afterEach(async () => {
   const createdQueues = [...queues];
   queues.clear();
   await Promise.all(createdQueues.map((name) => client.queue(name).delete()));
+  const createdStreams = [...streams];
+  streams.clear();
+  await Promise.all(createdStreams.map((name) => client.stream(name).delete()));
   const retained = [...topics];
   topics.clear();
   await Promise.all(retained.map((name) => client.pubsub(name).clearRetained()));

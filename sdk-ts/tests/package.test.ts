@@ -25,6 +25,10 @@ const PUBLIC_EXPORTS = [
   'PoppedMessage',
   'DeadLetterQueue',
   'DEFAULT_QUEUE_OPTIONS',
+  'Stream',
+  'StreamGroup',
+  'DeadRecords',
+  'DEFAULT_STREAM_OPTIONS',
 ];
 
 describe('the published package', () => {

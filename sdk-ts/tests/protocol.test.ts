@@ -20,16 +20,25 @@ import {
   decodeQueue,
   encodeQueue,
 } from '../src/protocol/queue-commands.js';
+import { decodeStream, encodeStream } from '../src/protocol/stream-commands.js';
 import { toWireValue } from '../src/protocol/values.js';
 import { ProtocolError } from '../src/errors.js';
 import { DEFAULT_QUEUE_OPTIONS, wireOptions } from '../src/queue/options.js';
+import { DEFAULT_STREAM_OPTIONS, wireStreamOptions } from '../src/stream/options.js';
+import { wirePosition } from '../src/stream/position.js';
 import { REPO_ROOT } from './server.js';
-
-interface VectorValue {
-  tag: 'raw' | 'utf8' | 'json';
-  text?: string;
-  hex?: string;
-}
+import {
+  STREAM_SHAPES,
+  type VectorValue,
+  appValue,
+  decodeStreamPush,
+  decodeStreamReply,
+  encodeStreamRequest,
+  normalizeStreamFields,
+  tags,
+  u64,
+  wireValue,
+} from './vectors.js';
 
 interface Vector {
   name: string;
@@ -54,31 +63,13 @@ const QUEUE_SHAPES = new Set(['ids', 'deliveries', 'queueStats', 'dlqPage']);
 /** Queue vector fields holding a 64-bit id: the SDK hands them out as decimal strings (vectors write numbers too). */
 const ID_FIELDS = new Set(['lease', 'messageId', 'id']);
 
-const tags = { raw: ContentTag.Raw, utf8: ContentTag.Utf8, json: ContentTag.Json } as const;
 const conditions = { always: SetCondition.Always, ifAbsent: SetCondition.IfAbsent, ifPresent: SetCondition.IfPresent };
-
-function wireValue(value: VectorValue): WireValue {
-  return { tag: tags[value.tag], data: value.hex === undefined ? (value.text ?? '') : Buffer.from(value.hex, 'hex') };
-}
-
-/** The JavaScript value the SDK hands to applications for a vector value. */
-function appValue(value: VectorValue | null): unknown {
-  if (value === null) return null;
-  if (value.tag === 'raw') return Buffer.from(value.hex ?? '', 'hex');
-  if (value.tag === 'utf8') return value.text;
-  return JSON.parse(value.text ?? '');
-}
 
 const backoffKinds: Record<string, BackoffKind> = {
   none: BackoffKind.None,
   fixed: BackoffKind.Fixed,
   exponential: BackoffKind.Exponential,
 };
-
-/** A `u64` vector field: a JSON number, or a decimal string when it may exceed 2^53. */
-function u64(value: unknown): bigint {
-  return BigInt(value as string | number);
-}
 
 /** The wire options of a vector's `options` field (camelCase after the spec; 0 or null for "none"). */
 function vectorOptions(options: Record<string, any>): WireQueueOptions {
@@ -221,7 +212,7 @@ function encodeRequest(vector: Vector): Buffer {
     case 'PubSubClearRetained':
       return encode.clearRetained(f.topic);
     default: {
-      const frame = encodeQueueRequest(vector.opcode, f);
+      const frame = encodeQueueRequest(vector.opcode, f) ?? encodeStreamRequest(vector.opcode, f);
       if (frame === undefined) throw new Error(`the SDK has no encoder for vector opcode ${vector.opcode}`);
       return frame;
     }
@@ -270,8 +261,11 @@ function decodeReply(vector: Vector, frame: Frame): unknown {
       const error = decode.error(frame.payload);
       return { code: error.code, codeName: errorCodeName(error.code), message: error.message };
     }
-    default:
-      throw new Error(`the SDK has no decoder for reply shape ${vector.shape}`);
+    default: {
+      const fields = decodeStreamReply(vector.shape, frame.payload);
+      if (fields === undefined) throw new Error(`the SDK has no decoder for reply shape ${vector.shape}`);
+      return fields;
+    }
   }
 }
 
@@ -279,11 +273,13 @@ function decodeReply(vector: Vector, frame: Frame): unknown {
 function expectedPush(vector: Vector): unknown {
   const fields = vector.fields as Record<string, unknown>;
   if (vector.opcode === 'QueueDelivery') return normalizeQueueFields(fields);
+  if (vector.opcode === 'StreamDelivery') return normalizeStreamFields(fields);
   return { ...fields, value: appValue(fields.value as VectorValue) };
 }
 
 /** A push decoded by the SDK, as vector fields. */
 function decodePush(vector: Vector, frame: Frame): unknown {
+  if (vector.opcode === 'StreamDelivery') return decodeStreamPush(frame.payload);
   if (vector.opcode !== 'QueueDelivery') return decode.message(frame.payload);
   const push = decodeQueue.delivery(frame.payload);
   return { queue: push.queue, consumerId: push.consumerId, delivery: deliveryFields(push.delivery) };
@@ -293,6 +289,7 @@ function decodePush(vector: Vector, frame: Frame): unknown {
 function expectedReply(vector: Vector): unknown {
   const fields = vector.fields as Record<string, unknown>;
   if (QUEUE_SHAPES.has(vector.shape ?? '')) return normalizeQueueFields(fields);
+  if (STREAM_SHAPES.has(vector.shape ?? '')) return normalizeStreamFields(fields);
   if (vector.shape === 'value') return { value: appValue(fields.value as VectorValue | null) };
   if (vector.shape === 'values') return { values: (fields.values as Array<VectorValue | null>).map(appValue) };
   return fields;
@@ -679,5 +676,279 @@ describe('queue reply and push decoding', () => {
     expect(decodeQueue.messageIds(payload(new FrameWriter().u32(2).u64(3).u64(4)))).toEqual(['3', '4']);
     expect(decodeQueue.deadline(payload(new FrameWriter().u64(1_700_000_030_000)))).toBe(1_700_000_030_000);
     expect(() => decodeQueue.stats(stats.subarray(0, 39))).toThrow(/consumers/);
+  });
+});
+
+describe('stream request layouts', () => {
+  /** The payload of a request frame as hex. */
+  function payloadHex(frame: Buffer): string {
+    return frame.subarray(HEADER_BYTES).toString('hex');
+  }
+
+  /** `string stream` for the stream named `s`. */
+  const STREAM_S = '01000000' + '73';
+  /** `string group` for the group named `g`. */
+  const GROUP_G = '01000000' + '67';
+  const WEEK_MS = 7 * 86_400_000;
+
+  it('pins the 36-byte options block: u64 max age, u64 max bytes, u32 max deliveries, u64 backoff, u64 ack timeout', () => {
+    const frame = encodeStream.create('s', {
+      maxAgeMs: WEEK_MS,
+      maxBytes: 2 ** 30,
+      maxDeliveries: 5,
+      redeliveryBackoffMs: 1000,
+      ackTimeoutMs: 30_000,
+    });
+    expect([frame.readUInt16LE(0), frame.readUInt32LE(8)]).toEqual([Opcode.StreamCreate, 5 + 36]);
+    expect(payloadHex(frame)).toBe(
+      STREAM_S + '00840c2400000000' + '0000004000000000' + '05000000' + 'e803000000000000' + '3075000000000000',
+    );
+    const update = encodeStream.update('s', wireStreamOptions({ maxDeliveries: 0xffff_ffff }));
+    expect([update.readUInt16LE(0), payloadHex(update)]).toEqual([
+      Opcode.StreamUpdate,
+      STREAM_S + '0000000000000000' + '0000000000000000' + 'ffffffff' + 'e803000000000000' + '3075000000000000',
+    ]);
+  });
+
+  it('applies the documented defaults: no retention limit (0 on the wire), 5 deliveries, 1000 ms backoff, 30000 ms ack timeout', () => {
+    expect(DEFAULT_STREAM_OPTIONS).toEqual({
+      retention: { maxAgeMs: Infinity, maxBytes: Infinity },
+      maxDeliveries: 5,
+      redeliveryBackoffMs: 1000,
+      ackTimeoutMs: 30_000,
+    });
+    expect(wireStreamOptions({})).toEqual({
+      maxAgeMs: 0,
+      maxBytes: 0,
+      maxDeliveries: 5,
+      redeliveryBackoffMs: 1000,
+      ackTimeoutMs: 30_000,
+    });
+    expect(wireStreamOptions({ retention: { maxAgeMs: WEEK_MS, maxBytes: Infinity }, redeliveryBackoffMs: 0 })).toEqual(
+      { maxAgeMs: WEEK_MS, maxBytes: 0, maxDeliveries: 5, redeliveryBackoffMs: 0, ackTimeoutMs: 30_000 },
+    );
+  });
+
+  it('rejects options out of range with a RangeError or TypeError naming the option', () => {
+    expect(() => wireStreamOptions({ maxDeliveries: 0 })).toThrow(/maxDeliveries/);
+    expect(() => wireStreamOptions({ maxDeliveries: 2 ** 32 })).toThrow(RangeError);
+    expect(() => wireStreamOptions({ ackTimeoutMs: 0 })).toThrow(/ackTimeoutMs/);
+    expect(() => wireStreamOptions({ redeliveryBackoffMs: -1 })).toThrow(/redeliveryBackoffMs/);
+    expect(() => wireStreamOptions({ redeliveryBackoffMs: 1.5 })).toThrow(RangeError);
+    expect(() => wireStreamOptions({ retention: { maxAgeMs: 0 } })).toThrow(/retention.maxAgeMs/);
+    expect(() => wireStreamOptions({ retention: { maxBytes: -1 } })).toThrow(/retention.maxBytes/);
+    expect(() => wireStreamOptions({ retention: 5 as never })).toThrow(TypeError);
+    expect(() => wireStreamOptions(null as never)).toThrow(TypeError);
+  });
+
+  it('pins the 9-byte position of each kind: u8 kind (0 beginning, 1 end, 2 offset, 3 timestamp), u64 value', () => {
+    const at = new Date(1_700_000_000_000);
+    const positions = [
+      ['beginning', '00' + '0000000000000000'],
+      ['end', '01' + '0000000000000000'],
+      [{ offset: '0' }, '02' + '0000000000000000'],
+      [{ offset: '18446744073709551615' }, '02' + 'ffffffffffffffff'],
+      [at, '03' + '0068e5cf8b010000'],
+      [{ timestamp: at }, '03' + '0068e5cf8b010000'],
+    ] as const;
+    for (const [position, hex] of positions) {
+      const seek = encodeStream.seek('s', 'g', wirePosition(position, 'position'));
+      expect([seek.readUInt16LE(0), payloadHex(seek)]).toEqual([Opcode.StreamSeek, STREAM_S + GROUP_G + hex]);
+      expect(payloadHex(encodeStream.subscribe('s', 'g', 7, 10, wirePosition(position, 'position')))).toBe(
+        STREAM_S + GROUP_G + '07000000' + '0a000000' + hex,
+      );
+    }
+  });
+
+  it('refuses positions that are none of the five forms, and offsets that are not decimal u64 strings', () => {
+    const invalid: unknown[] = [
+      'start',
+      0,
+      null,
+      {},
+      { offset: 5 },
+      { offset: '-1' },
+      { timestamp: 1_700_000_000_000 },
+    ];
+    invalid.push({ offset: '18446744073709551616' }, { offset: '1e3' });
+    for (const position of invalid) expect(() => wirePosition(position as never, 'from')).toThrow(TypeError);
+    expect(() => wirePosition(new Date(Number.NaN), 'from')).toThrow(RangeError);
+    expect(() => wirePosition(new Date(-1), 'from')).toThrow(/1970/);
+  });
+
+  it('pins the publish, batch, read, member, settle, dead list and dead replay requests', () => {
+    const offset = (1n << 63n) + 1n;
+    const offsetHex = '0100000000000080';
+    const hi = { tag: ContentTag.Utf8, data: 'hi' };
+    const raw = { tag: ContentTag.Raw, data: Buffer.from([0, 255]) };
+    const requests = [
+      [encodeStream.publish('s', hi), Opcode.StreamPublish, STREAM_S + '01' + '02000000' + '6869'],
+      [
+        encodeStream.publishBatch('s', [hi, raw]),
+        Opcode.StreamPublishBatch,
+        STREAM_S + '02000000' + '01' + '02000000' + '6869' + '00' + '02000000' + '00ff',
+      ],
+      [encodeStream.read('s', 7n, 100), Opcode.StreamRead, STREAM_S + '0700000000000000' + '64000000'],
+      [encodeStream.unsubscribe('s', 'g', 0xffff_ffff), Opcode.StreamUnsubscribe, STREAM_S + GROUP_G + 'ffffffff'],
+      [encodeStream.ack('s', 'g', offset), Opcode.StreamAck, STREAM_S + GROUP_G + offsetHex],
+      [
+        encodeStream.nack('s', 'g', offset, 'no'),
+        Opcode.StreamNack,
+        STREAM_S + GROUP_G + offsetHex + '02000000' + '6e6f',
+      ],
+      [encodeStream.deadList('s', 'g', 100, 2), Opcode.StreamDeadList, STREAM_S + GROUP_G + '64000000' + '02000000'],
+      [encodeStream.deadReplay('s', 'g', 9n), Opcode.StreamDeadReplay, STREAM_S + GROUP_G + '00' + '0900000000000000'],
+      [
+        encodeStream.deadReplay('s', 'g', undefined),
+        Opcode.StreamDeadReplay,
+        STREAM_S + GROUP_G + '01' + '0000000000000000',
+      ],
+      [encodeStream.delete('s'), Opcode.StreamDelete, STREAM_S],
+      [encodeStream.exists('s'), Opcode.StreamExists, STREAM_S],
+      [encodeStream.stats('s'), Opcode.StreamStats, STREAM_S],
+    ] as const;
+    for (const [frame, opcode, hex] of requests) {
+      expect([frame.readUInt16LE(0), frame.readUInt32LE(8), payloadHex(frame)]).toEqual([opcode, hex.length / 2, hex]);
+    }
+  });
+
+  it('encodes a multi-byte UTF-8 stream and group name by its byte length', () => {
+    const frame = encodeStream.unsubscribe('ström', 'grüppe', 1);
+    expect(payloadHex(frame)).toBe(
+      '06000000' +
+        Buffer.from('ström').toString('hex') +
+        '07000000' +
+        Buffer.from('grüppe').toString('hex') +
+        '01000000',
+    );
+  });
+});
+
+describe('stream reply and push decoding', () => {
+  function payload(writer: FrameWriter): Buffer {
+    return writer.finish(0, FrameKind.Reply).subarray(HEADER_BYTES);
+  }
+
+  /** A `record`: u64 offset, u64 timestamp, value. */
+  function record(writer: FrameWriter, offset: bigint, value: WireValue): FrameWriter {
+    return writer.u64(offset).u64(1_700_000_000_000).value(value);
+  }
+
+  /** Every strict prefix of `bytes` and `bytes` plus one byte fail to decode with a ProtocolError. */
+  function expectStrict(decodeReply: (bytes: Buffer) => unknown, bytes: Buffer): void {
+    for (let length = 0; length < bytes.length; length += 1) {
+      expect(() => decodeReply(bytes.subarray(0, length))).toThrow(ProtocolError);
+    }
+    expect(() => decodeReply(Buffer.concat([bytes, Buffer.from([0])]))).toThrow(/trailing/);
+  }
+
+  const deliveryPush = payload(
+    record(new FrameWriter().string('events').string('analytics').u32(7).u32(2), 0xffff_ffff_ffff_ffffn, {
+      tag: ContentTag.Json,
+      data: '{"a":1}',
+    }),
+  );
+
+  it('pins the StreamDelivery layout: string stream, string group, u32 member, u32 deliveries, record', () => {
+    expect(deliveryPush.toString('hex')).toBe(
+      '06000000' +
+        Buffer.from('events').toString('hex') +
+        '09000000' +
+        Buffer.from('analytics').toString('hex') +
+        '07000000' +
+        '02000000' +
+        'ffffffffffffffff' +
+        '0068e5cf8b010000' +
+        '02' +
+        '07000000' +
+        Buffer.from('{"a":1}').toString('hex'),
+    );
+  });
+
+  it('a StreamDelivery push decodes to its stream, group, member, deliveries and record, the 64-bit offset exact', () => {
+    expect(decodeStream.delivery(deliveryPush)).toEqual({
+      stream: 'events',
+      group: 'analytics',
+      memberId: 7,
+      deliveries: 2,
+      record: { offset: '18446744073709551615', timestampMs: 1_700_000_000_000, value: { a: 1 } },
+    });
+  });
+
+  it('every truncated prefix of a StreamDelivery push throws a ProtocolError, and so do trailing bytes', () => {
+    expectStrict(decodeStream.delivery, deliveryPush);
+  });
+
+  it('a StreamRead reply decodes to the oldest kept offset and its records in order, Buffers raw', () => {
+    const reply = payload(
+      record(record(new FrameWriter().u64(3).u32(2), 3n, { tag: ContentTag.Raw, data: Buffer.from([0, 255]) }), 4n, {
+        tag: ContentTag.Utf8,
+        data: 'two',
+      }),
+    );
+    expect(decodeStream.records(reply)).toEqual({
+      firstOffset: '3',
+      records: [
+        { offset: '3', timestampMs: 1_700_000_000_000, value: Buffer.from([0, 255]) },
+        { offset: '4', timestampMs: 1_700_000_000_000, value: 'two' },
+      ],
+    });
+    expect(decodeStream.records(payload(new FrameWriter().u64(0).u32(0)))).toEqual({ firstOffset: '0', records: [] });
+    expectStrict(decodeStream.records, reply);
+  });
+
+  it('StreamPublish, StreamPublishBatch and StreamSeek replies decode their offset exactly and the time in ms', () => {
+    const published = payload(new FrameWriter().u64((1n << 60n) + 1n).u64(1_700_000_000_123));
+    expect(decodeStream.published(published)).toEqual({
+      offset: '1152921504606846977',
+      timestampMs: 1_700_000_000_123,
+    });
+    expect(decodeStream.publishedBatch(published)).toEqual(decodeStream.published(published));
+    expectStrict(decodeStream.published, published);
+    expect(() => decodeStream.publishedBatch(published.subarray(0, 4))).toThrow(/first_offset/);
+    const seek = payload(new FrameWriter().u64(42));
+    expect(decodeStream.offset(seek)).toBe('42');
+    expectStrict(decodeStream.offset, seek);
+  });
+
+  it('a StreamStats reply decodes field by field, with every group', () => {
+    const stats = payload(
+      new FrameWriter()
+        .u64(10)
+        .u64(25)
+        .u64(4096)
+        .u32(2)
+        .u32(2)
+        .string('analytics')
+        .u64(20)
+        .u64(5)
+        .u64(3)
+        .u64(1)
+        .string('audit')
+        .u64(25)
+        .u64(0)
+        .u64(0)
+        .u64(0),
+    );
+    expect(decodeStream.stats(stats)).toEqual({
+      firstOffset: '10',
+      nextOffset: '25',
+      bytes: 4096,
+      segments: 2,
+      groups: [
+        { name: 'analytics', committed: '20', lag: 5, pending: 3, dead: 1 },
+        { name: 'audit', committed: '25', lag: 0, pending: 0, dead: 0 },
+      ],
+    });
+    expectStrict(decodeStream.stats, stats);
+  });
+
+  it('a StreamDeadList reply decodes to the total and its dead records', () => {
+    const page = payload(new FrameWriter().u64(12).u32(1).u64(42).u32(5).string('ack timeout').u64(1_700_000_060_000));
+    expect(decodeStream.deadPage(page)).toEqual({
+      total: 12,
+      items: [{ offset: '42', deliveries: 5, reason: 'ack timeout', failedAtMs: 1_700_000_060_000 }],
+    });
+    expectStrict(decodeStream.deadPage, page);
   });
 });

@@ -4,19 +4,29 @@ import { describe, expectTypeOf, it } from 'vitest';
 import type {
   ClientStatus,
   DeadLetterPage,
+  DeadRecordPage,
   JobMeta,
   MessageMeta,
   NexoClient,
   NexoClientOptions,
   PoppedMessage,
+  PublishBatchResult,
   PublishOptions,
+  PublishResult,
   Queue,
   QueueOptions,
   QueueStats,
   QueueSubscription,
+  ReadResult,
   ReconnectingEvent,
+  RecordMeta,
   ServerInfo,
   StoreMap,
+  Stream,
+  StreamGroup,
+  StreamPosition,
+  StreamStats,
+  StreamSubscription,
   Subscription,
   Topic,
 } from '../src/index.js';
@@ -32,6 +42,11 @@ interface Reading {
 
 interface MailJob {
   to: string;
+}
+
+interface UserEvent {
+  type: string;
+  userId: string;
 }
 
 describe('public types', () => {
@@ -117,6 +132,64 @@ describe('public types', () => {
     expectTypeOf((queue: Queue<MailJob>) => queue.push('to@x')).toBeFunction();
     // @ts-expect-error message ids are strings
     expectTypeOf((queue: Queue<MailJob>) => queue.dlq.moveToQueue(7n)).toBeFunction();
+  });
+
+  it('stream handles carry their record type into publish, read and subscribe; offsets are strings, times Dates', () => {
+    expectTypeOf((client: NexoClient) => client.stream<UserEvent>('user-events')).returns.toEqualTypeOf<
+      Stream<UserEvent>
+    >();
+    expectTypeOf((stream: Stream<UserEvent>) =>
+      stream.create({ retention: { maxAgeMs: 7 * 86400e3 }, maxDeliveries: 5, ackTimeoutMs: 30_000 }),
+    ).returns.toEqualTypeOf<Promise<Stream<UserEvent>>>();
+    expectTypeOf((stream: Stream<UserEvent>) => stream.publish({ type: 'login', userId: 'u1' })).returns.toEqualTypeOf<
+      Promise<PublishResult>
+    >();
+    expectTypeOf<PublishResult>().toEqualTypeOf<{ offset: string; timestamp: Date }>();
+    expectTypeOf((stream: Stream<UserEvent>) => stream.publishBatch([])).returns.toEqualTypeOf<
+      Promise<PublishBatchResult>
+    >();
+    expectTypeOf((stream: Stream<UserEvent>) => stream.read({ from: '0', limit: 10 })).returns.toEqualTypeOf<
+      Promise<ReadResult<UserEvent>>
+    >();
+    expectTypeOf<ReadResult<UserEvent>['records'][number]>().toEqualTypeOf<{
+      offset: string;
+      timestamp: Date;
+      data: UserEvent;
+    }>();
+    expectTypeOf((stream: Stream<UserEvent>) =>
+      stream.subscribe(
+        'analytics',
+        async (event, meta) => {
+          expectTypeOf(event).toEqualTypeOf<UserEvent>();
+          expectTypeOf(meta).toEqualTypeOf<RecordMeta>();
+          return 'a callback may resolve any value';
+        },
+        { from: { timestamp: new Date() }, concurrency: 1 },
+      ),
+    ).returns.toEqualTypeOf<Promise<StreamSubscription>>();
+    expectTypeOf<RecordMeta>().toEqualTypeOf<{
+      readonly offset: string;
+      readonly timestamp: Date;
+      readonly deliveries: number;
+    }>();
+    expectTypeOf<StreamPosition>().toEqualTypeOf<
+      'beginning' | 'end' | { offset: string } | { timestamp: Date } | Date
+    >();
+    expectTypeOf((stream: Stream) => stream.seek('analytics', 'end')).returns.toEqualTypeOf<Promise<string>>();
+    expectTypeOf((stream: Stream) => stream.group('analytics')).returns.toEqualTypeOf<StreamGroup>();
+    expectTypeOf((stream: Stream) => stream.group('analytics').dead.list({ limit: 10, skip: 0 })).returns.toEqualTypeOf<
+      Promise<DeadRecordPage>
+    >();
+    expectTypeOf((stream: Stream) => stream.group('a').dead.replay('3')).returns.toEqualTypeOf<Promise<boolean>>();
+    expectTypeOf((stream: Stream) => stream.group('a').dead.replayAll()).returns.toEqualTypeOf<Promise<number>>();
+    expectTypeOf((stream: Stream) => stream.stats()).returns.toEqualTypeOf<Promise<StreamStats>>();
+    expectTypeOf<StreamStats['groups'][number]['committed']>().toEqualTypeOf<string>();
+    // @ts-expect-error a typed stream publishes only its record type
+    expectTypeOf((stream: Stream<UserEvent>) => stream.publish('login')).toBeFunction();
+    // @ts-expect-error offsets are decimal strings
+    expectTypeOf((stream: Stream) => stream.seek('analytics', { offset: 7 })).toBeFunction();
+    // @ts-expect-error a position is one of the documented forms
+    expectTypeOf((stream: Stream) => stream.seek('analytics', 'start')).toBeFunction();
   });
 
   it('options, status and events are typed', () => {

@@ -1,8 +1,9 @@
-// Recording queue callbacks for the queue suites: a `Worker` notes every job its callback gets, a `Gate` keeps
-// callbacks running until the test opens it, and small readers of what a client reported or sent.
+// Recording queue and stream callbacks for the queue and stream suites: a `Worker` notes every job (or record) its
+// callback gets, a `Gate` keeps callbacks running until the test opens it, and small readers of what a client
+// reported or sent.
 
 import { performance } from 'node:perf_hooks';
-import type { JobHandler, JobMeta, NexoClient } from '../src/index.js';
+import type { JobMeta, NexoClient } from '../src/index.js';
 import { PayloadReader } from '../src/protocol/payload.js';
 import { eventually } from './wait.js';
 
@@ -11,23 +12,26 @@ export const DELIVERY_DEADLINE_MS = 5000;
 /** Upper bound for a restarted server to accept and a client to reconnect. */
 export const RECONNECT_DEADLINE_MS = 20_000;
 
-/** A job as a callback saw it, and when. */
-export interface Handled<T> {
+/** A job (or stream record) as a callback saw it, and when. */
+export interface Handled<T, M = JobMeta> {
   data: T;
-  meta: JobMeta;
+  meta: M;
   /** `performance.now()` when the callback started. */
   at: number;
 }
 
-/** Records every job its `handler` receives, in order, then does what `work` does (succeed by default). */
-export class Worker<T = unknown> {
-  readonly handled: Array<Handled<T>> = [];
+/**
+ * Records every job its `handler` receives, in order, then does what `work` does (succeed by default). `M` is the
+ * callback's meta: `JobMeta` for queue consumers, `RecordMeta` for stream members.
+ */
+export class Worker<T = unknown, M = JobMeta> {
+  readonly handled: Array<Handled<T, M>> = [];
   /** Callbacks that have returned or thrown. */
   finished = 0;
 
-  constructor(private readonly work: (data: T, meta: JobMeta) => unknown = () => undefined) {}
+  constructor(private readonly work: (data: T, meta: M) => unknown = () => undefined) {}
 
-  readonly handler: JobHandler<T> = async (data: T, meta: JobMeta) => {
+  readonly handler = async (data: T, meta: M): Promise<void> => {
     this.handled.push({ data, meta, at: performance.now() });
     try {
       await this.work(data, meta);
@@ -91,4 +95,20 @@ export function subscribeFields(payload: Buffer): { consumerId: number; credits:
   const reader = new PayloadReader(payload);
   reader.string('queue');
   return { consumerId: reader.u32('consumer id'), credits: reader.u32('credits') };
+}
+
+/** The fields of a `StreamSubscribe` payload: names, member id, credits and the `from` position. */
+export function memberFields(payload: Buffer): {
+  stream: string;
+  group: string;
+  memberId: number;
+  credits: number;
+  from: { kind: number; value: bigint };
+} {
+  const reader = new PayloadReader(payload);
+  const stream = reader.string('stream');
+  const group = reader.string('group');
+  const memberId = reader.u32('member id');
+  const credits = reader.u32('credits');
+  return { stream, group, memberId, credits, from: { kind: reader.u8('kind'), value: reader.u64('value') } };
 }

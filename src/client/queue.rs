@@ -2,7 +2,7 @@
 //! `QueuePushBatch` and `QueueDlqPeek`. They read server bytes, so they check every length like the server's own
 //! decoders do and never pre-allocate beyond what the payload could hold.
 
-use super::Response;
+use super::{read_list, Response};
 use crate::protocol::payload::{PayloadReader, WireError};
 use crate::protocol::queue::{MIN_DEAD_MESSAGE_BYTES, MIN_DELIVERY_BYTES};
 use crate::protocol::{WireDeadMessage, WireDelivery};
@@ -50,17 +50,4 @@ pub fn read_dlq_page(reader: &mut PayloadReader<'_>) -> Result<(u64, Vec<WireDea
 /// A whole `QueuePushBatch` reply: `list<u64 message_id>`.
 pub fn read_ids(reader: &mut PayloadReader<'_>) -> Result<Vec<u64>, WireError> {
     read_list(reader, ID_BYTES, |reader| reader.u64("message_id"))
-}
-
-fn read_list<'a, T>(
-    reader: &mut PayloadReader<'a>,
-    min_element_bytes: usize,
-    read: impl Fn(&mut PayloadReader<'a>) -> Result<T, WireError>,
-) -> Result<Vec<T>, WireError> {
-    let count = reader.u32("count")? as usize;
-    let mut items = Vec::with_capacity(reader.list_capacity(count, min_element_bytes));
-    for _ in 0..count {
-        items.push(read(reader)?);
-    }
-    Ok(items)
 }

@@ -15,7 +15,7 @@ fn no_env(_: &str) -> Option<String> {
 
 fn run(list: &[&str], env: &HashMap<&str, &str>) -> Result<Config, ConfigError> {
     match parse(args(list), |name| env.get(name).map(|value| value.to_string()))? {
-        Command::Run(config) => Ok(config),
+        Command::Run(config) => Ok(*config),
         other => panic!("expected Run, got {other:?}"),
     }
 }
@@ -82,7 +82,7 @@ fn every_option_reads_its_env_var() {
 }
 
 /// One invalid value per option; the error must name the flag and the env var, whichever supplied it.
-const INVALID: [(&str, &str); 18] = [
+const INVALID: [(&str, &str); 21] = [
     ("host", "localhost"),
     ("port", "65536"),
     ("dashboard", "8080"),
@@ -97,6 +97,9 @@ const INVALID: [(&str, &str); 18] = [
     ("store-snapshot-wal-bytes", "0"),
     ("queue-fsync", "interval:x"),
     ("queue-compact-wal-bytes", "0"),
+    ("stream-fsync", "sometimes"),
+    ("stream-segment-bytes", "0"),
+    ("stream-compact-wal-bytes", "1xb"),
     ("retained-fsync", "sometimes"),
     ("pubsub-output-buffer-bytes", "1kb"),
     ("pubsub-slow-consumer", "block"),

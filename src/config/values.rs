@@ -95,8 +95,8 @@ fn describe_size(bytes: u64) -> String {
     }
 }
 
-/// `--store-snapshot-wal-bytes`: a size of at least one byte.
-pub fn parse_snapshot_wal_bytes(text: &str) -> Result<u64, String> {
+/// A size of at least one byte (`--store-snapshot-wal-bytes`, `--queue-compact-wal-bytes`, `--stream-*-bytes`).
+pub fn parse_positive_size(text: &str) -> Result<u64, String> {
     match parse_size(text)? {
         0 => Err("must be at least 1 byte".to_string()),
         bytes => Ok(bytes),

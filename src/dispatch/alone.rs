@@ -1,17 +1,27 @@
 //! Requests that run alone in their batch, after every earlier request of the connection and before any later
-//! one: subscription changes (they wait for every shard) and queue pops (they may wait for messages).
+//! one: subscription changes (they wait for every shard), queue pops (they may wait for messages), and the stream
+//! requests that may read the stream's files first (reads, subscribes and seeks).
 
 use super::batch::decode_request;
 use super::core::ShardCore;
 use super::errors::ErrorReply;
 use super::session::Session;
-use super::{pubsub, queue_requests};
+use super::{pubsub, queue_requests, stream_requests};
 use crate::protocol::reply::encode_error;
 use crate::protocol::{ErrorCode, FrameHeader, Opcode, Request};
 
 /// Whether frames with this opcode run alone.
 pub(super) fn runs_alone(opcode: u16) -> bool {
-    [Opcode::PubSubSubscribe, Opcode::PubSubUnsubscribe, Opcode::QueuePop].iter().any(|&alone| alone as u16 == opcode)
+    [
+        Opcode::PubSubSubscribe,
+        Opcode::PubSubUnsubscribe,
+        Opcode::QueuePop,
+        Opcode::StreamRead,
+        Opcode::StreamSubscribe,
+        Opcode::StreamSeek,
+    ]
+    .iter()
+    .any(|&alone| alone as u16 == opcode)
 }
 
 /// Runs one such frame and appends its pushes and reply to `out`.
@@ -30,6 +40,13 @@ pub(super) async fn run_alone(
         Ok(Request::QueuePop { queue, count, wait_ms }) => {
             queue_requests::pop(core, session, queue, count, wait_ms).await
         }
+        Ok(Request::StreamRead { stream, from_offset, limit }) => {
+            stream_requests::read(core, stream, from_offset, limit).await
+        }
+        Ok(Request::StreamSubscribe { stream, group, member_id, credits, from }) => {
+            stream_requests::subscribe(core, session, stream, group, member_id, credits, from).await
+        }
+        Ok(Request::StreamSeek { stream, group, to }) => stream_requests::seek(core, stream, group, to).await,
         Ok(_) => Err(ErrorReply::new(ErrorCode::Internal, "a request that does not run alone was run alone")),
         Err(error) => Err(error),
     };

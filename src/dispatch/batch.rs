@@ -13,6 +13,7 @@ use super::pubsub::{self, plan_pubsub_request, PubSubAssemble};
 use super::queue_requests::{self, is_queue_request, plan_queue_request};
 use super::session::Session;
 use super::store::{self, plan_store_request, StoreAssemble};
+use super::stream_requests::{self, is_stream_request, plan_stream_request};
 use crate::protocol::frame::check_frame;
 use crate::protocol::reply::encode_error;
 use crate::protocol::{ErrorCode, FrameCheck, FrameHeader, FrameKind, Opcode, Reply, Request, HEADER_LEN};
@@ -94,6 +95,8 @@ pub(super) enum Assemble {
     PubSub(PubSubAssemble),
     /// The one reply of a queue op.
     Queue,
+    /// The one reply of a stream op.
+    Stream,
 }
 
 struct Entry {
@@ -153,6 +156,10 @@ impl<'a> Batch<'a> {
                 let slots = plan_queue_request(self, core, session, request)?;
                 Outcome::Routed { assemble: Assemble::Queue, slots }
             }
+            request if is_stream_request(&request) => {
+                let slots = plan_stream_request(self, core, session, request)?;
+                Outcome::Routed { assemble: Assemble::Stream, slots }
+            }
             store_request => {
                 let (assemble, slots) = plan_store_request(self, core, store_request)?;
                 Outcome::Routed { assemble: Assemble::Store(assemble), slots }
@@ -189,14 +196,14 @@ impl<'a> Batch<'a> {
             let (reply, receiver) = flume::bounded(1);
             let message = ShardMessage::Ops { ops: std::mem::take(ops), reply };
             if core.inboxes[shard].send_async(message).await.is_err() {
-                self.results[shard] = Err(shard_stopped(shard));
+                self.results[shard] = Err(ErrorReply::shard_stopped(shard));
             } else {
                 pending.push((shard, receiver));
             }
         }
         let durability = self.execute_local(core);
         for (shard, receiver) in pending {
-            self.results[shard] = receiver.recv_async().await.unwrap_or_else(|_| Err(shard_stopped(shard)));
+            self.results[shard] = receiver.recv_async().await.unwrap_or_else(|_| Err(ErrorReply::shard_stopped(shard)));
         }
         if let Err(error) = core.wait_durable(durability).await {
             self.results[core.shard_id] = Err(error);
@@ -225,6 +232,7 @@ impl<'a> Batch<'a> {
                         Assemble::Store(kind) => store::assemble(kind, replies),
                         Assemble::PubSub(kind) => pubsub::assemble(kind, replies),
                         Assemble::Queue => queue_requests::assemble(replies),
+                        Assemble::Stream => stream_requests::assemble(replies),
                     }
                 }
             };
@@ -264,8 +272,4 @@ fn take_reply(results: &mut [ShardResult], slot: Slot) -> Result<OpReply, ErrorR
             .ok_or_else(|| ErrorReply::new(ErrorCode::Internal, "a shard returned fewer replies than ops")),
         Err(error) => Err(error.clone()),
     }
-}
-
-fn shard_stopped(shard: usize) -> ErrorReply {
-    ErrorReply::new(ErrorCode::ShuttingDown, format!("shard {shard} is stopping; retry after the server restarts"))
 }

@@ -4,19 +4,22 @@ use super::errors::ErrorReply;
 use super::hub::PubSubHub;
 use super::mesh::ShardMessage;
 use super::op::{OpReply, ShardOp};
-use super::queue_delivery::{Courier, QueueTimer};
+use super::queue_delivery::Courier;
 use super::queue_hub::QueueHub;
+use super::stream_hub::StreamHub;
+use super::timers::Timer;
 use crate::clock;
 use crate::config::Config;
 use crate::net::ConnectionTracker;
 use crate::persist::queue::QueueFiles;
+use crate::persist::stream::StreamFiles;
 use crate::persist::{Lsn, StorePersistence};
 use crate::protocol::ErrorCode;
 use nexo_shards::hash::{owner, Namespace};
 use nexo_shards::store::{Mutation, Store};
 use nexo_shards::Millis;
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 /// A keyspace engine (the store, the retained messages) with its WAL and snapshots.
@@ -33,6 +36,16 @@ pub struct Durability {
     retained: Option<Lsn>,
     /// One entry per queue journal written to, with the highest LSN.
     queues: Vec<(Rc<QueueFiles>, Lsn)>,
+    /// One entry per stream written to.
+    streams: Vec<StreamWait>,
+}
+
+/// What to wait for in one stream's files: the highest LSN of its records and of its group journal.
+struct StreamWait {
+    name: String,
+    files: Rc<StreamFiles>,
+    records: Option<Lsn>,
+    groups: Option<Lsn>,
 }
 
 /// Everything one shard owns. Lives in an `Rc` inside the shard's executor and is never shared across threads.
@@ -48,10 +61,14 @@ pub struct ShardCore {
     pub pubsub: RefCell<PubSubHub>,
     /// The queues this shard owns.
     pub queues: RefCell<QueueHub>,
-    /// Wakes the queue timer task when a queue timer falls due earlier than it planned.
-    pub queue_timer: QueueTimer,
-    /// Queue delivery frames on their way to consumers on other shards.
+    /// The streams this shard owns.
+    pub streams: RefCell<StreamHub>,
+    /// Wakes the timer task when a queue or stream timer falls due earlier than it planned.
+    pub timer: Timer,
+    /// Queue and stream delivery frames on their way to connections on other shards.
     pub courier: Courier,
+    /// This core itself, for the tasks its methods start.
+    pub me: Weak<ShardCore>,
     /// Bounded inboxes of every shard, indexed by shard id (this shard's own included, unused by the fast path).
     pub inboxes: Vec<flume::Sender<ShardMessage>>,
     /// Live connections accepted by this shard.
@@ -68,10 +85,11 @@ impl ShardCore {
         retained: Persisted,
         inboxes: Vec<flume::Sender<ShardMessage>>,
         queues: QueueHub,
-    ) -> ShardCore {
+        streams: StreamHub,
+    ) -> Rc<ShardCore> {
         let shard_count = inboxes.len();
         let index = nexo_shards::pubsub::RetainedIndex::rebuild(&retained.store.borrow());
-        ShardCore {
+        Rc::new_cyclic(|me| ShardCore {
             shard_id,
             shard_count,
             config,
@@ -79,12 +97,14 @@ impl ShardCore {
             retained,
             pubsub: RefCell::new(PubSubHub::new(shard_count, index)),
             queues: RefCell::new(queues),
-            queue_timer: QueueTimer::default(),
+            streams: RefCell::new(streams),
+            timer: Timer::default(),
             courier: Courier::new(shard_count),
+            me: me.clone(),
             inboxes,
             connections: ConnectionTracker::default(),
             mutations: RefCell::new(Vec::new()),
-        }
+        })
     }
 
     /// The shard that owns a store key.
@@ -95,6 +115,11 @@ impl ShardCore {
     /// The shard that owns a queue.
     pub fn queue_owner(&self, queue: &str) -> usize {
         owner(Namespace::Queue, queue.as_bytes(), self.shard_count)
+    }
+
+    /// The shard that owns a stream.
+    pub fn stream_owner(&self, stream: &str) -> usize {
+        owner(Namespace::Stream, stream.as_bytes(), self.shard_count)
     }
 
     /// The shard that owns a topic's retained message.
@@ -151,6 +176,13 @@ impl ShardCore {
                     Err(error) => OpReply::Failed(error),
                 }
             }
+            ShardOp::Stream(op) => {
+                debug_assert_eq!(self.stream_owner(op.stream()), self.shard_id, "stream op routed to a non-owner");
+                match self.run_stream_op(op, now, durability) {
+                    Ok(reply) => OpReply::Stream(reply),
+                    Err(error) => OpReply::Failed(error),
+                }
+            }
         }
     }
 
@@ -178,6 +210,15 @@ impl ShardCore {
         for (files, lsn) in durability.queues {
             files.wait_durable(lsn).await.map_err(failed)?;
         }
+        for wait in durability.streams {
+            if let Some(lsn) = wait.records {
+                wait.files.wait_durable(lsn).await.map_err(failed)?;
+                self.stream_records_durable(&wait.name, &wait.files, lsn);
+            }
+            if let Some(lsn) = wait.groups {
+                wait.files.wait_groups_durable(lsn).await.map_err(failed)?;
+            }
+        }
         Ok(())
     }
 }
@@ -185,7 +226,31 @@ impl ShardCore {
 impl Durability {
     /// Whether the batch changed nothing that needs waiting for.
     pub fn is_none(&self) -> bool {
-        self.store.is_none() && self.retained.is_none() && self.queues.is_empty()
+        self.store.is_none() && self.retained.is_none() && self.queues.is_empty() && self.streams.is_empty()
+    }
+
+    /// Adds a position in a stream's records to wait for.
+    pub fn add_stream_records(&mut self, name: &str, files: &Rc<StreamFiles>, lsn: Lsn) {
+        let wait = self.stream_wait(name, files);
+        wait.records = Some(wait.records.map_or(lsn, |known| known.max(lsn)));
+    }
+
+    /// Adds a position in a stream's group journal to wait for.
+    pub fn add_stream_groups(&mut self, name: &str, files: &Rc<StreamFiles>, lsn: Lsn) {
+        let wait = self.stream_wait(name, files);
+        wait.groups = Some(wait.groups.map_or(lsn, |known| known.max(lsn)));
+    }
+
+    fn stream_wait(&mut self, name: &str, files: &Rc<StreamFiles>) -> &mut StreamWait {
+        let index = match self.streams.iter().position(|wait| Rc::ptr_eq(&wait.files, files)) {
+            Some(index) => index,
+            None => {
+                let wait = StreamWait { name: name.to_owned(), files: Rc::clone(files), records: None, groups: None };
+                self.streams.push(wait);
+                self.streams.len() - 1
+            }
+        };
+        &mut self.streams[index]
     }
 
     /// Adds a queue journal position to wait for.

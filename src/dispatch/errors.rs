@@ -15,6 +15,11 @@ impl ErrorReply {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ErrorReply {
         ErrorReply { code, message: message.into() }
     }
+
+    /// Shard `shard` no longer answers: the server is shutting down.
+    pub fn shard_stopped(shard: usize) -> ErrorReply {
+        ErrorReply::new(ErrorCode::ShuttingDown, format!("shard {shard} is stopping; retry after the server restarts"))
+    }
 }
 
 impl From<WireError> for ErrorReply {

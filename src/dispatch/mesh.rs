@@ -7,6 +7,7 @@ use super::core::ShardCore;
 use super::errors::ErrorReply;
 use super::op::{OpReply, ShardOp};
 use super::queue_hub::PopResult;
+use super::stream_delivery::{QueryResult, StreamQuery};
 use crate::clock;
 use nexo_shards::pubsub::ConnectionId;
 use nexo_shards::queue::HolderId;
@@ -31,11 +32,14 @@ pub enum ShardMessage {
     Interest { filter: String, shard: usize, delta: i32, applied: Option<flume::Sender<()>> },
     /// The retained messages of this shard's topics that `filter` matches.
     CollectRetained { filter: String, reply: flume::Sender<RetainedMessages> },
-    /// Queue delivery frames for connections of this shard, from the queue's owner.
+    /// Queue and stream delivery frames for connections of this shard, from the queue's or stream's owner.
     QueueFrames { frames: DeliveryFrames },
     /// Pop from a queue this shard owns; the answer may wait up to `wait_ms`.
     QueuePop { queue: String, holder: HolderId, count: usize, wait_ms: u64, reply: flume::Sender<PopResult> },
-    /// A connection closed: release its leases and drop its consumers and parked pops on this shard's queues.
+    /// A question about a stream this shard owns that needs its files read.
+    StreamQuery { stream: String, query: StreamQuery, reply: flume::Sender<QueryResult> },
+    /// A connection closed: release its leases and pending records, and drop its consumers, members and parked
+    /// pops on this shard's queues and streams.
     ReleaseHolder { holder: HolderId },
     /// A point-in-time summary of this shard's state.
     Stats { reply: flume::Sender<ShardStats> },
@@ -87,10 +91,11 @@ pub async fn serve_inbox(core: Rc<ShardCore>, inbox: flume::Receiver<ShardMessag
                     core.push_to_connection(connection, frame);
                 }
             }
-            ShardMessage::ReleaseHolder { holder } => core.release_queue_holder(holder),
+            ShardMessage::ReleaseHolder { holder } => core.release_holder(holder),
             ShardMessage::QueuePop { queue, holder, count, wait_ms, reply } => {
                 core.pop(&queue, holder, count, wait_ms, reply);
             }
+            ShardMessage::StreamQuery { stream, query, reply } => core.stream_query(stream, query, reply),
             ShardMessage::Stats { reply } => {
                 let _ = reply.send(stats(&core));
             }

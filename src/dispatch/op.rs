@@ -5,6 +5,7 @@
 
 use super::errors::ErrorReply;
 use super::queue_ops::{QueueOp, QueueReply};
+use super::stream_ops::{StreamOp, StreamReply};
 use nexo_shards::command::{StoreOp, StoreReply};
 use nexo_shards::value::Value;
 
@@ -21,6 +22,8 @@ pub enum ShardOp<K> {
     ClearRetained { topic: K },
     /// A command for a queue this shard owns.
     Queue(QueueOp<K>),
+    /// A command for a stream this shard owns.
+    Stream(StreamOp<K>),
 }
 
 /// The answer to one [`ShardOp`], in the same order as the ops of a batch.
@@ -34,6 +37,7 @@ pub enum OpReply {
     /// `ClearRetained`: whether a retained message existed.
     Cleared(bool),
     Queue(QueueReply),
+    Stream(StreamReply),
     /// The op was refused; nothing changed.
     Failed(ErrorReply),
 }
@@ -48,6 +52,7 @@ impl<K: AsRef<str>> ShardOp<K> {
             ShardOp::Retain { topic, value, ttl_ms } => ShardOp::Retain { topic: own(topic), value, ttl_ms },
             ShardOp::ClearRetained { topic } => ShardOp::ClearRetained { topic: own(topic) },
             ShardOp::Queue(op) => ShardOp::Queue(op.into_owned()),
+            ShardOp::Stream(op) => ShardOp::Stream(op.into_owned()),
         }
     }
 }

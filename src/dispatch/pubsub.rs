@@ -165,13 +165,13 @@ pub async fn disconnect(core: &ShardCore, session: &Session) {
     if !filters.is_empty() {
         withdraw_interest(core, filters).await;
     }
-    if session.is_queue_consumer() {
+    if session.is_consumer() {
         let holder = holder_of(core.shard_id, session.connection());
         for shard in (0..core.shard_count).filter(|&shard| shard != core.shard_id) {
             // A shard that stopped holds no leases any more: the server is shutting down.
             let _ = core.inboxes[shard].send_async(ShardMessage::ReleaseHolder { holder }).await;
         }
-        core.release_queue_holder(holder);
+        core.release_holder(holder);
     }
 }
 

@@ -227,11 +227,17 @@ impl ShardCore {
             }
         }
         self.hand_out(name, routed);
-        self.queue_timer.reschedule(self.queues.borrow().next_wakeup());
+        self.timer.reschedule(self.queues.borrow().next_wakeup());
     }
 
-    /// A connection closed: its leases, consumers and parked pops on this shard's queues end.
-    pub fn release_queue_holder(&self, holder: HolderId) {
+    /// A connection closed: its leases, consumers and parked pops on this shard's queues end, and so do its
+    /// members and pending records on this shard's streams.
+    pub fn release_holder(&self, holder: HolderId) {
+        self.release_queue_holder(holder);
+        self.release_stream_holder(holder);
+    }
+
+    fn release_queue_holder(&self, holder: HolderId) {
         let changed = self.queues.borrow_mut().release_holder(holder);
         let now = clock::now_ms();
         for name in changed {
@@ -335,7 +341,7 @@ impl ShardCore {
             Some(_) => {
                 let deadline = now.saturating_add(wait_ms);
                 self.queues.borrow_mut().park(name, PopWaiter { holder, count, deadline, reply });
-                self.queue_timer.reschedule(self.queues.borrow().next_wakeup());
+                self.timer.reschedule(self.queues.borrow().next_wakeup());
             }
         }
     }

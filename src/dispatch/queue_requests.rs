@@ -15,8 +15,8 @@ use nexo_shards::queue::{Backoff, Delivery, PushItem, PushOptions, QueueOptions,
 use nexo_shards::value::Value;
 use std::ops::Range;
 
-/// Longest queue name accepted, in bytes.
-pub const MAX_QUEUE_NAME_BYTES: usize = 256;
+/// Longest queue or stream name accepted, in bytes.
+pub const MAX_ENTITY_NAME_BYTES: usize = 256;
 /// Most messages one pop may take.
 pub const MAX_POP_COUNT: u32 = 1000;
 
@@ -41,7 +41,7 @@ pub(super) fn plan_queue_request<'a>(
             if credits == 0 {
                 return Err(invalid("credits must be at least 1 (the consumer's concurrency)"));
             }
-            session.mark_queue_consumer();
+            session.mark_consumer();
             let consumer = ConsumerOrigin { shard: core.shard_id, connection: session.connection() };
             QueueOp::Subscribe { queue, consumer, consumer_id, credits }
         }
@@ -66,7 +66,7 @@ pub(super) fn plan_queue_request<'a>(
         Request::QueueDlqPurge { queue } => QueueOp::DlqPurge { queue },
         _ => return Err(ErrorReply::new(ErrorCode::Internal, "a non-queue request was routed to the queues")),
     };
-    check_queue_name(op.queue())?;
+    check_entity_name("queue", op.queue())?;
     let first = batch.next_slot();
     batch.route(core, core.queue_owner(op.queue()), ShardOp::Queue(op));
     Ok(first..batch.next_slot())
@@ -141,11 +141,11 @@ pub(super) async fn pop(
     count: u32,
     wait_ms: u64,
 ) -> Result<Reply, ErrorReply> {
-    check_queue_name(queue)?;
+    check_entity_name("queue", queue)?;
     if count == 0 || count > MAX_POP_COUNT {
         return Err(invalid(format!("count must be between 1 and {MAX_POP_COUNT}")));
     }
-    session.mark_queue_consumer();
+    session.mark_consumer();
     let holder = holder_of(core.shard_id, session.connection());
     let owner = core.queue_owner(queue);
     let (reply, answer) = flume::bounded(1);
@@ -153,9 +153,9 @@ pub(super) async fn pop(
         core.pop(queue, holder, count as usize, wait_ms, reply);
     } else {
         let message = ShardMessage::QueuePop { queue: queue.to_owned(), holder, count: count as usize, wait_ms, reply };
-        core.inboxes[owner].send_async(message).await.map_err(|_| shard_gone(owner))?;
+        core.inboxes[owner].send_async(message).await.map_err(|_| ErrorReply::shard_stopped(owner))?;
     }
-    let deliveries = answer.recv_async().await.map_err(|_| shard_gone(owner))??;
+    let deliveries = answer.recv_async().await.map_err(|_| ErrorReply::shard_stopped(owner))??;
     Ok(Reply::Deliveries(deliveries.into_iter().map(wire_delivery).collect()))
 }
 
@@ -171,11 +171,12 @@ pub fn wire_delivery(delivery: Delivery) -> WireDelivery {
     }
 }
 
-fn check_queue_name(queue: &str) -> Result<(), ErrorReply> {
-    if queue.is_empty() || queue.len() > MAX_QUEUE_NAME_BYTES || queue.contains('\0') {
+/// Checks a queue or stream name (`kind` says which, for the message).
+pub(super) fn check_entity_name(kind: &str, name: &str) -> Result<(), ErrorReply> {
+    if name.is_empty() || name.len() > MAX_ENTITY_NAME_BYTES || name.contains('\0') {
         return Err(invalid(format!(
-            "a queue name must be 1 to {MAX_QUEUE_NAME_BYTES} bytes of UTF-8 without NUL (got {} bytes)",
-            queue.len()
+            "a {kind} name must be 1 to {MAX_ENTITY_NAME_BYTES} bytes of UTF-8 without NUL (got {} bytes)",
+            name.len()
         )));
     }
     Ok(())
@@ -208,8 +209,4 @@ fn push_item(item: WirePushItem<'_>) -> PushItem {
 
 fn invalid(message: impl Into<String>) -> ErrorReply {
     ErrorReply::new(ErrorCode::InvalidArgument, message)
-}
-
-fn shard_gone(shard: usize) -> ErrorReply {
-    ErrorReply::new(ErrorCode::ShuttingDown, format!("shard {shard} is stopping; retry after the server restarts"))
 }

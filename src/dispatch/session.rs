@@ -17,8 +17,9 @@ pub struct Session {
     authenticated: bool,
     client_name: Option<String>,
     connection: ConnectionId,
-    /// Whether the connection ever subscribed to a queue or popped: then closing it releases its leases.
-    queue_consumer: bool,
+    /// Whether the connection ever subscribed to a queue or a stream, or popped: then closing it releases its
+    /// leases and pending records.
+    consumer: bool,
 }
 
 impl Session {
@@ -26,22 +27,17 @@ impl Session {
     /// End it with [`super::disconnect`].
     pub fn new(core: &ShardCore, outbox: Rc<Outbox>) -> Session {
         let connection = core.pubsub.borrow_mut().register(outbox);
-        Session {
-            authenticated: core.config.auth_token.is_none(),
-            client_name: None,
-            connection,
-            queue_consumer: false,
-        }
+        Session { authenticated: core.config.auth_token.is_none(), client_name: None, connection, consumer: false }
     }
 
-    /// Records that the connection consumes from queues.
-    pub fn mark_queue_consumer(&mut self) {
-        self.queue_consumer = true;
+    /// Records that the connection consumes from queues or streams.
+    pub fn mark_consumer(&mut self) {
+        self.consumer = true;
     }
 
-    /// Whether the connection ever subscribed to a queue or popped.
-    pub fn is_queue_consumer(&self) -> bool {
-        self.queue_consumer
+    /// Whether the connection ever subscribed to a queue or a stream, or popped.
+    pub fn is_consumer(&self) -> bool {
+        self.consumer
     }
 
     /// The connection's id in its shard's pub/sub registry.

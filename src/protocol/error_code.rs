@@ -1,7 +1,8 @@
 //! Stable numeric error codes carried by error frames. Numbers are documented in `docs/protocol.md` and never
 //! reused; the human message beside each code says what went wrong and what to do.
 //!
-//! Ranges: `1–99` framing, connection and arguments; `100–199` store; `200–299` pub/sub; `300–399` queue.
+//! Ranges: `1–99` framing, connection and arguments; `100–199` store; `200–299` pub/sub; `300–399` queue;
+//! `400–499` stream.
 
 wire_enum! {
     /// A stable error code of the native protocol.
@@ -52,6 +53,15 @@ wire_enum! {
         UnknownLease = 303,
         /// The lease belongs to another connection: only the connection that received a delivery may settle it.
         NotLeaseHolder = 304,
+        /// No stream has this name: create it first.
+        StreamNotFound = 400,
+        /// A create named an existing stream with different options: update the stream instead.
+        StreamOptionsMismatch = 401,
+        /// The offset is not pending for this connection in this group (already acked, redelivered elsewhere, or
+        /// never delivered here).
+        NotPending = 402,
+        /// No consumer group has this name on the stream (never subscribed or seeked).
+        GroupNotFound = 403,
     }
 }
 

@@ -2,9 +2,9 @@
 //!
 //! Nothing here touches sockets, engines or the clock. `frame` splits a byte stream into frames (check first,
 //! then parse: "not enough bytes yet" is a normal outcome), `request` turns a request frame's payload into a typed
-//! [`Request`], `reply` turns a typed [`Reply`] into a response frame, and `queue` holds the layouts several queue
-//! opcodes share. The wire format is specified in `docs/protocol.md`; `tests/vectors/` holds the golden vectors
-//! both this module and the TypeScript SDK test against.
+//! [`Request`], `reply` turns a typed [`Reply`] into a response frame, and `queue` and `stream` hold the layouts
+//! several queue or stream opcodes share. The wire format is specified in `docs/protocol.md`; `tests/vectors/`
+//! holds the golden vectors both this module and the TypeScript SDK test against.
 
 /// Declares a `#[repr(u16)]` enum of the wire protocol with its number table: `ALL` (every variant in table
 /// order), `from_u16` (the variant for a wire number) and `name` (the name used in `docs/protocol.md` and the SDK).
@@ -46,6 +46,7 @@ pub mod payload;
 pub mod queue;
 pub mod reply;
 pub mod request;
+pub mod stream;
 
 pub use error_code::ErrorCode;
 pub use frame::{FrameCheck, FrameHeader, FrameKind, HEADER_LEN};
@@ -54,6 +55,7 @@ pub use payload::{PayloadReader, WireError};
 pub use queue::{WireBackoff, WireDeadMessage, WireDelivery, WirePushItem, WireQueueOptions};
 pub use reply::Reply;
 pub use request::{Request, SetCondition, WireValue};
+pub use stream::{WireDeadRecord, WireGroupStats, WirePosition, WireRecord, WireStreamOptions};
 
 /// The native protocol version this server speaks; clients send theirs in `HELLO`.
 pub const PROTOCOL_VERSION: u16 = 1;

@@ -88,6 +88,38 @@ wire_enum! {
         QueueDlqPurge = 0x0314,
         /// Queue push (server → client only): a delivery for one consumer of the connection.
         QueueDelivery = 0x0315,
+        /// Stream: create a stream with its options (no change when it exists with the same options).
+        StreamCreate = 0x0401,
+        /// Stream: replace an existing stream's options.
+        StreamUpdate = 0x0402,
+        /// Stream: delete a stream with its records, groups and files.
+        StreamDelete = 0x0403,
+        /// Stream: whether a stream exists.
+        StreamExists = 0x0404,
+        /// Stream: append one record.
+        StreamPublish = 0x0405,
+        /// Stream: append many records at dense offsets, all or nothing.
+        StreamPublishBatch = 0x0406,
+        /// Stream: read up to `limit` records from an offset, outside any consumer group.
+        StreamRead = 0x0407,
+        /// Stream: join a consumer group as a client-chosen member with a number of credits.
+        StreamSubscribe = 0x0408,
+        /// Stream: stop deliveries to one member of this connection.
+        StreamUnsubscribe = 0x0409,
+        /// Stream: settle a group's delivery of a record as done.
+        StreamAck = 0x040A,
+        /// Stream: settle a group's delivery of a record as failed, with a reason (redeliver, or dead list).
+        StreamNack = 0x040B,
+        /// Stream: move a group's position to the beginning, the end, an offset or a time.
+        StreamSeek = 0x040C,
+        /// Stream: offsets, size, segments and per-group counts.
+        StreamStats = 0x040D,
+        /// Stream: read a page of a group's dead list.
+        StreamDeadList = 0x040E,
+        /// Stream: deliver one or every dead record of a group again.
+        StreamDeadReplay = 0x040F,
+        /// Stream push (server → client only): a record for one member of the connection.
+        StreamDelivery = 0x0410,
     }
 }
 

@@ -8,6 +8,7 @@ use super::frame::{write_frame, FrameKind};
 use super::opcode::Opcode;
 use super::payload::{write_bytes, write_i64, write_string, write_u16, write_u32, write_u64, write_u8, write_value};
 pub use super::queue::{WireDeadMessage, WireDelivery};
+pub use super::stream::{WireDeadRecord, WireGroupStats, WireRecord};
 use nexo_shards::value::Value;
 
 /// A success reply's payload.
@@ -39,6 +40,14 @@ pub enum Reply {
     DlqPage { total: u64, items: Vec<WireDeadMessage> },
     /// `list<u64>` (`QueuePushBatch`: message ids in item order).
     Ids(Vec<u64>),
+    /// `u64 offset`, `u64 timestamp_ms` (`StreamPublish`; `StreamPublishBatch`: the first item's offset).
+    Published { offset: u64, timestamp_ms: u64 },
+    /// `u64 first_offset` (the oldest offset still kept), then `list<record>` (`StreamRead`).
+    Records { first_offset: u64, records: Vec<WireRecord> },
+    /// `u64 first_offset`, `u64 next_offset`, `u64 bytes`, `u32 segments`, `list<group>` (`StreamStats`).
+    StreamStats { first_offset: u64, next_offset: u64, bytes: u64, segments: u32, groups: Vec<WireGroupStats> },
+    /// `u64 total` then `list<dead>` (`StreamDeadList`).
+    DeadRecords { total: u64, items: Vec<WireDeadRecord> },
 }
 
 impl Reply {
@@ -92,6 +101,28 @@ impl Reply {
                 write_u32(out, list_len(ids.len()));
                 ids.iter().for_each(|id| write_u64(out, *id));
             }
+            Reply::Published { offset, timestamp_ms } => {
+                write_u64(out, *offset);
+                write_u64(out, *timestamp_ms);
+            }
+            Reply::Records { first_offset, records } => {
+                write_u64(out, *first_offset);
+                write_u32(out, list_len(records.len()));
+                records.iter().for_each(|record| record.encode(out));
+            }
+            Reply::StreamStats { first_offset, next_offset, bytes, segments, groups } => {
+                for value in [first_offset, next_offset, bytes] {
+                    write_u64(out, *value);
+                }
+                write_u32(out, *segments);
+                write_u32(out, list_len(groups.len()));
+                groups.iter().for_each(|group| group.encode(out));
+            }
+            Reply::DeadRecords { total, items } => {
+                write_u64(out, *total);
+                write_u32(out, list_len(items.len()));
+                items.iter().for_each(|item| item.encode(out));
+            }
         }
     }
 }
@@ -133,6 +164,29 @@ pub fn encode_delivery_push(queue: &str, consumer_id: u32, delivery: &WireDelive
     });
 }
 
+/// One stream record as a `StreamDelivery` push frame (request id 0) for the connection of member `member_id` of
+/// `group`; `deliveries` counts this one (1 = first):
+///
+/// ```text
+/// string stream | string group | u32 member_id | u32 deliveries | record
+/// ```
+pub fn encode_stream_delivery_push(
+    stream: &str,
+    group: &str,
+    member_id: u32,
+    deliveries: u32,
+    record: &WireRecord,
+    out: &mut Vec<u8>,
+) {
+    write_frame(out, Opcode::StreamDelivery as u16, FrameKind::Push, PUSH_REQUEST_ID, |out| {
+        write_string(out, stream);
+        write_string(out, group);
+        write_u32(out, member_id);
+        write_u32(out, deliveries);
+        record.encode(out);
+    });
+}
+
 /// Appends an error frame: `u16 code` + `string message`.
 pub fn encode_error(opcode: u16, request_id: u32, code: ErrorCode, message: &str, out: &mut Vec<u8>) {
     write_frame(out, opcode, FrameKind::Error, request_id, |out| {
@@ -152,7 +206,7 @@ fn write_optional_value(out: &mut Vec<u8>, value: Option<&Value>) {
 }
 
 /// List lengths are bounded by the number of keys or items in one request frame, the subscriptions of one
-/// connection, or a pop or DLQ page (at most 1,000), far below `u32::MAX`.
+/// connection, a pop, read or dead-list page (at most 1,000), or the groups of one stream, far below `u32::MAX`.
 fn list_len(len: usize) -> u32 {
     u32::try_from(len).expect("list lengths are bounded by the request frame")
 }
@@ -208,6 +262,56 @@ mod tests {
         out.clear();
         Reply::Ids(vec![9]).encode(0x0306, 1, &mut out);
         assert_eq!(&out[HEADER_LEN..], [1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn stream_delivery_push_bytes_are_pinned() {
+        let record = WireRecord { offset: 5, timestamp_ms: 6, payload: Value::new(ContentTag::Utf8, &b"x"[..]) };
+        let mut out = Vec::new();
+        encode_stream_delivery_push("s", "g", 7, 2, &record, &mut out);
+        assert_eq!(&out[..HEADER_LEN], [0x10, 0x04, 3, 0, 0, 0, 0, 0, 40, 0, 0, 0]);
+        #[rustfmt::skip]
+        let payload = [
+            1, 0, 0, 0, b's',       // stream
+            1, 0, 0, 0, b'g',       // group
+            7, 0, 0, 0,             // member_id
+            2, 0, 0, 0,             // deliveries
+            5, 0, 0, 0, 0, 0, 0, 0, // offset
+            6, 0, 0, 0, 0, 0, 0, 0, // timestamp_ms
+            1, 1, 0, 0, 0, b'x',    // payload
+        ];
+        assert_eq!(&out[HEADER_LEN..], payload);
+    }
+
+    #[test]
+    fn stream_reply_bytes_are_pinned() {
+        let mut out = Vec::new();
+        Reply::Published { offset: 1, timestamp_ms: 2 }.encode(0x0405, 1, &mut out);
+        assert_eq!(&out[HEADER_LEN..], [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
+        out.clear();
+        Reply::Records { first_offset: 3, records: Vec::new() }.encode(0x0407, 1, &mut out);
+        assert_eq!(&out[HEADER_LEN..], [3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.clear();
+        let group = WireGroupStats { name: "g".to_owned(), committed: 5, lag: 6, pending: 7, dead: 8 };
+        Reply::StreamStats { first_offset: 1, next_offset: 2, bytes: 3, segments: 4, groups: vec![group] }
+            .encode(0x040D, 1, &mut out);
+        let mut expected: Vec<u8> = (1..=3u64).flat_map(u64::to_le_bytes).collect();
+        expected.extend_from_slice(&[4, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, b'g']);
+        expected.extend((5..=8u64).flat_map(u64::to_le_bytes));
+        assert_eq!(&out[HEADER_LEN..], expected);
+        out.clear();
+        let dead = WireDeadRecord { offset: 9, deliveries: 5, reason: "r".to_owned(), failed_at_ms: 10 };
+        Reply::DeadRecords { total: 1, items: vec![dead] }.encode(0x040E, 1, &mut out);
+        #[rustfmt::skip]
+        let expected = [
+            1, 0, 0, 0, 0, 0, 0, 0,  // total
+            1, 0, 0, 0,              // count
+            9, 0, 0, 0, 0, 0, 0, 0,  // offset
+            5, 0, 0, 0,              // deliveries
+            1, 0, 0, 0, b'r',        // reason
+            10, 0, 0, 0, 0, 0, 0, 0, // failed_at_ms
+        ];
+        assert_eq!(&out[HEADER_LEN..], expected);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use super::opcode::Opcode;
 use super::payload::{PayloadReader, WireError};
 use super::queue::{WirePushItem, WireQueueOptions};
+use super::stream::{decode_values, WirePosition, WireStreamOptions};
 use nexo_shards::value::ContentTag;
 
 /// Smallest encoded size of one list element (a `u32` length prefix); bounds list pre-allocation by the payload.
@@ -185,6 +186,82 @@ pub enum Request<'a> {
     QueueDlqPurge {
         queue: &'a str,
     },
+    /// Like every stream request, starts with the stream's name; whether the name is acceptable is the server's
+    /// to check.
+    StreamCreate {
+        stream: &'a str,
+        options: WireStreamOptions,
+    },
+    StreamUpdate {
+        stream: &'a str,
+        options: WireStreamOptions,
+    },
+    StreamDelete {
+        stream: &'a str,
+    },
+    StreamExists {
+        stream: &'a str,
+    },
+    StreamPublish {
+        stream: &'a str,
+        payload: WireValue<'a>,
+    },
+    /// All or nothing, at dense offsets in item order.
+    StreamPublishBatch {
+        stream: &'a str,
+        payloads: Vec<WireValue<'a>>,
+    },
+    /// Reads outside any consumer group, from `max(from_offset, first kept offset)`.
+    StreamRead {
+        stream: &'a str,
+        from_offset: u64,
+        limit: u32,
+    },
+    /// `member_id` is chosen by the client; `credits` is how many deliveries may be unacked at a time; `from` is
+    /// used only when the group does not exist yet.
+    StreamSubscribe {
+        stream: &'a str,
+        group: &'a str,
+        member_id: u32,
+        credits: u32,
+        from: WirePosition,
+    },
+    StreamUnsubscribe {
+        stream: &'a str,
+        group: &'a str,
+        member_id: u32,
+    },
+    StreamAck {
+        stream: &'a str,
+        group: &'a str,
+        offset: u64,
+    },
+    StreamNack {
+        stream: &'a str,
+        group: &'a str,
+        offset: u64,
+        reason: &'a str,
+    },
+    StreamSeek {
+        stream: &'a str,
+        group: &'a str,
+        to: WirePosition,
+    },
+    StreamStats {
+        stream: &'a str,
+    },
+    StreamDeadList {
+        stream: &'a str,
+        group: &'a str,
+        limit: u32,
+        skip: u32,
+    },
+    /// `offset == None` (wire `all = 1`) replays every dead record of the group; `Some` replays that one.
+    StreamDeadReplay {
+        stream: &'a str,
+        group: &'a str,
+        offset: Option<u64>,
+    },
 }
 
 impl<'a> Request<'a> {
@@ -232,7 +309,7 @@ impl<'a> Request<'a> {
                 ttl_ms: reader.u64("ttl_ms")?,
             },
             Opcode::PubSubClearRetained => Request::PubSubClearRetained { topic: reader.string("topic")? },
-            Opcode::PubSubMessage | Opcode::QueueDelivery => {
+            Opcode::PubSubMessage | Opcode::QueueDelivery | Opcode::StreamDelivery => {
                 return Err(WireError::ServerOnly { opcode: opcode.name() })
             }
             Opcode::QueueCreate => {
@@ -285,6 +362,65 @@ impl<'a> Request<'a> {
                 Request::QueueDlqDelete { queue: queue(&mut reader)?, message_id: reader.u64("message_id")? }
             }
             Opcode::QueueDlqPurge => Request::QueueDlqPurge { queue: queue(&mut reader)? },
+            Opcode::StreamCreate => {
+                Request::StreamCreate { stream: stream(&mut reader)?, options: WireStreamOptions::decode(&mut reader)? }
+            }
+            Opcode::StreamUpdate => {
+                Request::StreamUpdate { stream: stream(&mut reader)?, options: WireStreamOptions::decode(&mut reader)? }
+            }
+            Opcode::StreamDelete => Request::StreamDelete { stream: stream(&mut reader)? },
+            Opcode::StreamExists => Request::StreamExists { stream: stream(&mut reader)? },
+            Opcode::StreamPublish => {
+                Request::StreamPublish { stream: stream(&mut reader)?, payload: wire_value(&mut reader, "payload")? }
+            }
+            Opcode::StreamPublishBatch => {
+                Request::StreamPublishBatch { stream: stream(&mut reader)?, payloads: decode_values(&mut reader)? }
+            }
+            Opcode::StreamRead => Request::StreamRead {
+                stream: stream(&mut reader)?,
+                from_offset: reader.u64("from_offset")?,
+                limit: reader.u32("limit")?,
+            },
+            Opcode::StreamSubscribe => Request::StreamSubscribe {
+                stream: stream(&mut reader)?,
+                group: group(&mut reader)?,
+                member_id: reader.u32("member_id")?,
+                credits: reader.u32("credits")?,
+                from: WirePosition::decode(&mut reader)?,
+            },
+            Opcode::StreamUnsubscribe => Request::StreamUnsubscribe {
+                stream: stream(&mut reader)?,
+                group: group(&mut reader)?,
+                member_id: reader.u32("member_id")?,
+            },
+            Opcode::StreamAck => Request::StreamAck {
+                stream: stream(&mut reader)?,
+                group: group(&mut reader)?,
+                offset: reader.u64("offset")?,
+            },
+            Opcode::StreamNack => Request::StreamNack {
+                stream: stream(&mut reader)?,
+                group: group(&mut reader)?,
+                offset: reader.u64("offset")?,
+                reason: reader.string("reason")?,
+            },
+            Opcode::StreamSeek => Request::StreamSeek {
+                stream: stream(&mut reader)?,
+                group: group(&mut reader)?,
+                to: WirePosition::decode(&mut reader)?,
+            },
+            Opcode::StreamStats => Request::StreamStats { stream: stream(&mut reader)? },
+            Opcode::StreamDeadList => Request::StreamDeadList {
+                stream: stream(&mut reader)?,
+                group: group(&mut reader)?,
+                limit: reader.u32("limit")?,
+                skip: reader.u32("skip")?,
+            },
+            Opcode::StreamDeadReplay => Request::StreamDeadReplay {
+                stream: stream(&mut reader)?,
+                group: group(&mut reader)?,
+                offset: dead_replay_offset(&mut reader)?,
+            },
         };
         reader.finish()?;
         Ok(request)
@@ -317,6 +453,23 @@ fn set_condition(reader: &mut PayloadReader<'_>) -> Result<SetCondition, WireErr
         2 => Ok(SetCondition::IfPresent),
         value => Err(WireError::InvalidEnum { field: "condition", value }),
     }
+}
+
+/// The leading `string stream` of every stream request.
+fn stream<'a>(reader: &mut PayloadReader<'a>) -> Result<&'a str, WireError> {
+    reader.string("stream")
+}
+
+/// The `string group` that follows the stream's name in group requests.
+fn group<'a>(reader: &mut PayloadReader<'a>) -> Result<&'a str, WireError> {
+    reader.string("group")
+}
+
+/// `u8 all` (0/1) then `u64 offset`, which is ignored when `all` is 1: `None` replays every dead record.
+fn dead_replay_offset(reader: &mut PayloadReader<'_>) -> Result<Option<u64>, WireError> {
+    let all = flag(reader, "all")?;
+    let offset = reader.u64("offset")?;
+    Ok((!all).then_some(offset))
 }
 
 /// `u32 count` then `count` strings. Pre-allocation is capped by what the payload could hold.

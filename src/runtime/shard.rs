@@ -1,17 +1,21 @@
 //! The life of one shard thread: executor, recovery, listening, serving, draining, syncing.
 
-use super::{store_config, Control, DataPlans, Event, QueueRecoveryReport, IO_MEMORY_BYTES};
+use super::{
+    store_config, Control, DataPlans, EntityReports, Event, QueueRecoveryReport, StreamRecoveryReport, IO_MEMORY_BYTES,
+};
 use crate::clock;
 use crate::config::Config;
-use crate::dispatch::{run_courier, run_queue_timer, serve_inbox, Persisted, QueueHub, ShardCore, ShardMessage};
+use crate::dispatch::{run_courier, run_timers, serve_inbox, Persisted, QueueHub, ShardCore, ShardMessage, StreamHub};
 use crate::net::{accept_loop, ConnectionTracker};
 use crate::persist::queue as queue_files;
+use crate::persist::stream::{self as stream_files, RecoveredStream, StreamFiles};
 use crate::persist::{FsyncPolicy, KeyspacePlan, PersistError, RecoveryReport, StorePersistence};
 use crate::signals::unless_shutdown;
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 use nexo_shards::store::Store;
 use nexo_shards::store::StoreConfig;
+use nexo_shards::stream::{SegmentMeta, Stream, StreamLog, StreamMutation};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -66,13 +70,20 @@ async fn run_shard(seed: ShardSeed) {
         recover(&plans.retained, shard_id, StoreConfig::default(), config.retained_fsync, snapshot_wal_bytes).await;
     drop(plans);
     let queues = recover_queues(&config, shard_id);
-    let (store, retained, queues) = match (store, retained, queues) {
-        (Ok((store, store_report)), Ok((retained, retained_report)), Ok((queues, queue_report))) => {
-            report(Event::Recovered { shard: shard_id, reports: vec![store_report, retained_report], queue_report });
-            (store, retained, queues)
+    let streams = recover_streams(&config, shard_id);
+    let (store, retained, queues, streams) = match (store, retained, queues, streams) {
+        (
+            Ok((store, store_report)),
+            Ok((retained, retained_report)),
+            Ok((queues, queue_report)),
+            Ok((streams, stream_report)),
+        ) => {
+            let entities = EntityReports { queues: queue_report, streams: stream_report };
+            report(Event::Recovered { shard: shard_id, reports: vec![store_report, retained_report], entities });
+            (store, retained, queues, streams)
         }
-        (store, retained, queues) => {
-            let errors = [store.err(), retained.err(), queues.err()];
+        (store, retained, queues, streams) => {
+            let errors = [store.err(), retained.err(), queues.err(), streams.err()];
             let message = errors.into_iter().flatten().map(|error| error.to_string()).collect::<Vec<_>>();
             return report(Event::Failed { shard: shard_id, message: message.join("; ") });
         }
@@ -99,11 +110,15 @@ async fn run_shard(seed: ShardSeed) {
     };
 
     let grace = Duration::from_millis(config.shutdown_grace_ms);
-    let core = Rc::new(ShardCore::new(shard_id, config, store, retained, inboxes, queues));
+    let core = ShardCore::new(shard_id, config, store, retained, inboxes, queues, streams);
+    let stream_names: Vec<String> = core.streams.borrow().names().cloned().collect();
+    for name in stream_names {
+        core.start_fetcher(&name);
+    }
     glommio::spawn_local(serve_inbox(Rc::clone(&core), inbox)).detach();
     glommio::spawn_local(expire_keys(Rc::clone(&core), shutdown.clone())).detach();
     glommio::spawn_local(run_courier(Rc::clone(&core))).detach();
-    glommio::spawn_local(run_queue_timer(Rc::clone(&core), shutdown.clone())).detach();
+    glommio::spawn_local(run_timers(Rc::clone(&core), shutdown.clone())).detach();
     accept_loop(Rc::clone(&core), listener, shutdown).await;
     drain(&core.connections, grace).await;
     report(Event::Drained { shard: shard_id });
@@ -112,6 +127,7 @@ async fn run_shard(seed: ShardSeed) {
     let _ = control.recv_async().await;
     shutdown_persistence(shard_id, &[&core.store, &core.retained]).await;
     shutdown_queues(&core).await;
+    shutdown_streams(&core).await;
     report(Event::Exited { shard: shard_id });
 }
 
@@ -157,6 +173,77 @@ fn recover_queues(config: &Config, shard_id: usize) -> Result<(QueueHub, QueueRe
         hub.insert(&queue.name, queue.queue, queue.files);
     }
     Ok((hub, report))
+}
+
+/// Opens the streams this shard owns: the group state replayed onto the log the segment files hold.
+fn recover_streams(config: &Config, shard_id: usize) -> Result<(StreamHub, StreamRecoveryReport), PersistError> {
+    let recovered = stream_files::recover_streams(&config.data_dir, shard_id, config.shards, config.stream_files())?;
+    let mut hub = StreamHub::default();
+    let mut report = StreamRecoveryReport::default();
+    for RecoveredStream { name, files, report: found } in recovered {
+        let stream = restore_stream(config, &name, &files, &found.group_records)?;
+        report.streams += 1;
+        report.records += found.records;
+        report.group_records_replayed += found.group_records.len() as u64;
+        report.bytes_truncated += found.bytes_truncated + found.group_bytes_truncated;
+        hub.insert(&name, stream, files);
+        if let Some(slot) = hub.get_mut(&name) {
+            // What attaching the log changed (groups moved to the files' first offset, or forgetting offsets the
+            // files lost) is journaled now; replaying it again at the next start is harmless.
+            slot.journal()?;
+        }
+    }
+    Ok((hub, report))
+}
+
+/// Rebuilds one stream's engine from its group journal and its segment files.
+fn restore_stream(
+    config: &Config,
+    name: &str,
+    files: &StreamFiles,
+    group_records: &[Vec<u8>],
+) -> Result<Stream, PersistError> {
+    let path = stream_files::stream_dir(&config.data_dir, name);
+    let mut stream = Stream::empty();
+    for (index, record) in group_records.iter().enumerate() {
+        let mutation = StreamMutation::decode(record).map_err(|error| PersistError::Decode {
+            path: path.join(stream_files::GROUPS_DIR),
+            offset: index,
+            reason: error.to_string(),
+        })?;
+        stream.apply(mutation);
+    }
+    let segments = files
+        .segments()
+        .into_iter()
+        .map(|segment| SegmentMeta {
+            base_offset: segment.base_offset,
+            next_offset: segment.next_offset,
+            first_timestamp: segment.first_timestamp,
+            last_timestamp: segment.last_timestamp,
+            bytes: segment.bytes,
+        })
+        .collect();
+    let log = StreamLog::restore(segments).map_err(|error| PersistError::Decode {
+        path: path.clone(),
+        offset: 0,
+        reason: format!("the segment files do not form a log: {error}"),
+    })?;
+    stream.attach_log(log);
+    Ok(stream)
+}
+
+/// Syncs and closes the files of every stream of the shard.
+async fn shutdown_streams(core: &ShardCore) {
+    let files: Vec<_> = {
+        let hub = core.streams.borrow();
+        hub.names().filter_map(|name| hub.get(name).map(|slot| (name.clone(), Rc::clone(&slot.files)))).collect()
+    };
+    for (name, files) in files {
+        if let Err(error) = files.shutdown().await {
+            eprintln!("nexo: shard {}: syncing stream {name:?} at shutdown failed: {error}", core.shard_id);
+        }
+    }
 }
 
 /// Syncs and closes every queue journal of the shard.

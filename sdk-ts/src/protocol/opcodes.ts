@@ -4,7 +4,10 @@
 /** Protocol version this SDK speaks in its `Hello`. */
 export const PROTOCOL_VERSION = 1;
 
-/** Commands of the native protocol: `0x00xx` connection, `0x01xx` store, `0x02xx` pub/sub, `0x03xx` queue. */
+/**
+ * Commands of the native protocol: `0x00xx` connection, `0x01xx` store, `0x02xx` pub/sub, `0x03xx` queue, `0x04xx`
+ * stream.
+ */
 export const Opcode = {
   Hello: 0x0001,
   Ping: 0x0002,
@@ -47,6 +50,22 @@ export const Opcode = {
   QueueDlqDelete: 0x0313,
   QueueDlqPurge: 0x0314,
   QueueDelivery: 0x0315,
+  StreamCreate: 0x0401,
+  StreamUpdate: 0x0402,
+  StreamDelete: 0x0403,
+  StreamExists: 0x0404,
+  StreamPublish: 0x0405,
+  StreamPublishBatch: 0x0406,
+  StreamRead: 0x0407,
+  StreamSubscribe: 0x0408,
+  StreamUnsubscribe: 0x0409,
+  StreamAck: 0x040a,
+  StreamNack: 0x040b,
+  StreamSeek: 0x040c,
+  StreamStats: 0x040d,
+  StreamDeadList: 0x040e,
+  StreamDeadReplay: 0x040f,
+  StreamDelivery: 0x0410,
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
@@ -75,6 +94,10 @@ export const ErrorCode = {
   QueueOptionsMismatch: 302,
   UnknownLease: 303,
   NotLeaseHolder: 304,
+  StreamNotFound: 400,
+  StreamOptionsMismatch: 401,
+  NotPending: 402,
+  GroupNotFound: 403,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -123,3 +146,16 @@ export const BackoffKind = {
   Exponential: 2,
 } as const;
 export type BackoffKind = (typeof BackoffKind)[keyof typeof BackoffKind];
+
+/** `u8 kind` of a stream `position`: where a consumer group starts (`StreamSubscribe`) or moves to (`StreamSeek`). */
+export const PositionKind = {
+  /** The oldest record still kept. */
+  Beginning: 0,
+  /** After the newest record: only records published from then on. */
+  End: 1,
+  /** The record with this offset (or the oldest one kept when it is older). */
+  Offset: 2,
+  /** The first record published at or after this Unix time in milliseconds. */
+  Timestamp: 3,
+} as const;
+export type PositionKind = (typeof PositionKind)[keyof typeof PositionKind];

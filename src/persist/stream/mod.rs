@@ -102,6 +102,19 @@ impl Default for StreamConfig {
     }
 }
 
+/// Where [`StreamFiles::append`] put a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The offset of the batch's first record; the others follow densely.
+    pub first_offset: u64,
+    /// Pass to [`StreamFiles::wait_durable`] before acknowledging the batch.
+    pub lsn: Lsn,
+    /// The base offset of the segment the batch went to.
+    pub segment: u64,
+    /// The bytes the batch takes on disk.
+    pub bytes: u64,
+}
+
 /// The files of one stream. Lives inside the owning shard's executor.
 #[derive(Debug)]
 pub struct StreamFiles {
@@ -156,15 +169,16 @@ impl StreamFiles {
         }
     }
 
-    /// Appends `records` as one atomic batch at the next offsets; never awaits. Returns the first offset and the
+    /// Appends `records` as one atomic batch at the next offsets; never awaits. Returns where they went, with the
     /// LSN to pass to [`StreamFiles::wait_durable`] before acknowledging. An empty batch appends nothing. Fails,
     /// assigning nothing, once the writer failed or shut down, or if the batch cannot be one record on disk.
-    pub fn append(&self, records: &[NewRecord<'_>]) -> Result<(u64, Lsn), PersistError> {
+    pub fn append(&self, records: &[NewRecord<'_>]) -> Result<Appended, PersistError> {
         self.commit.check_open()?;
         let mut log = self.log.borrow_mut();
         let first_offset = log.next_offset();
         if records.is_empty() {
-            return Ok((first_offset, self.commit.append(|_| ())));
+            let lsn = self.commit.append(|_| ());
+            return Ok(Appended { first_offset, lsn, segment: log.active().base_offset, bytes: 0 });
         }
         let payload_bytes = batch_payload_len(records);
         if payload_bytes > MAX_RECORD_BYTES {
@@ -182,11 +196,12 @@ impl StreamFiles {
             framed_bytes = encode_framed_batch(first_offset, records, &mut scratch, pending);
         });
         log.note_batch(records.iter().map(|record| record.timestamp), records.len() as u64, framed_bytes as u64);
+        let segment = log.active().base_offset;
         drop(log);
         let mut tail = self.tail.borrow_mut();
         tail.push(first_offset, records, lsn);
         tail.trim(self.commit.written_lsn());
-        Ok((first_offset, lsn))
+        Ok(Appended { first_offset, lsn, segment, bytes: framed_bytes as u64 })
     }
 
     /// Seals the active segment and starts the next one at the next offset; writes the sealed index in the

@@ -133,7 +133,7 @@ fn limits_and_bounds_are_respected() {
         assert!(files.read(100, 10, usize::MAX).await.expect("read").is_empty(), "at the end");
         assert!(files.read(1000, 10, usize::MAX).await.expect("read").is_empty(), "past the end");
         assert!(files.read(5, 0, usize::MAX).await.expect("read").is_empty(), "no records asked");
-        assert!(files.append(&[]).is_ok_and(|(first, _)| first == 100), "an empty batch appends nothing");
+        assert!(files.append(&[]).is_ok_and(|appended| appended.first_offset == 100), "an empty batch appends nothing");
         assert_eq!(files.next_offset(), 100);
         files.shutdown().await.expect("clean shutdown");
     });

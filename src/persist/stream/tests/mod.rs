@@ -70,9 +70,9 @@ fn append_range(files: &StreamFiles, from: u64, to: u64, batch: u64) -> Lsn {
             .iter()
             .map(|record| NewRecord { timestamp: record.timestamp, tag: record.tag, bytes: &record.bytes })
             .collect();
-        let (first, appended) = files.append(&records).expect("the append is accepted");
-        assert_eq!(first, offset, "offsets are assigned densely");
-        lsn = appended;
+        let appended = files.append(&records).expect("the append is accepted");
+        assert_eq!(appended.first_offset, offset, "offsets are assigned densely");
+        lsn = appended.lsn;
         offset = end;
     }
     lsn
