@@ -228,6 +228,29 @@ fn retention_deletes_whole_old_segments_and_moves_the_groups_behind_to_the_new_s
 }
 
 #[test]
+fn retention_by_age_deletes_every_sealed_segment_older_than_the_limit() {
+    const MAX_AGE_MS: u64 = 300;
+    let dir = TempDir::new().expect("temp dir");
+    let server = Server::start(dir.path(), &["--shards", "2", "--stream-segment-bytes", "4kb"]);
+    let mut client = server.client();
+    assert!(create(&mut client, "aging", &WireStreamOptions { max_age_ms: Some(MAX_AGE_MS), ..options() }));
+    let body = "a".repeat(200);
+    for n in 0..100 {
+        publish(&mut client, "aging", &format!("{n:04}{body}"));
+    }
+    let before = stats(&mut client, "aging");
+    assert!(before.segments > 1, "the records span several segments");
+    let deadline = Instant::now() + RETENTION_WAIT + Duration::from_millis(MAX_AGE_MS);
+    while stats(&mut client, "aging").segments > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = stats(&mut client, "aging");
+    assert_eq!(after.segments, 1, "only the active segment is left");
+    assert_eq!(after.first_offset, read(&mut client, "aging", 0, 1).1[0].offset, "reads start at what is left");
+    assert_eq!(after.next_offset, 100, "the end does not move");
+}
+
+#[test]
 fn old_records_are_read_back_from_disk_in_order_with_their_payloads() {
     const RECORDS: usize = 6_000;
     let dir = TempDir::new().expect("temp dir");

@@ -181,9 +181,10 @@ pub struct WireGroupStats {
     pub name: String,
     /// The group's first unacked offset: every record below it is settled.
     pub committed: u64,
-    /// How far the group is behind: the stream's next offset minus `committed`.
+    /// How far the group is behind: records from `committed` to the end that it has neither acked nor
+    /// dead-listed.
     pub lag: u64,
-    /// Records delivered and not yet settled.
+    /// Records delivered and not yet acked, failed ones waiting for redelivery included.
     pub pending: u64,
     /// Records on the group's dead list.
     pub dead: u64,

@@ -81,9 +81,9 @@ export interface StreamGroupStats {
   name: string;
   /** Its committed offset: the first record it has not acked (acks above it are remembered too). */
   committed: string;
-  /** Records from the committed offset to the end of the stream. */
+  /** Records from the committed offset to the end of the stream that it has neither acked nor dead-listed. */
   lag: number;
-  /** Records delivered to its members and not settled yet. */
+  /** Records delivered to its members and not acked yet, failed ones waiting for redelivery included. */
   pending: number;
   /** Records in its dead list. */
   dead: number;
