@@ -27,6 +27,7 @@ mod stream_hub;
 mod stream_ops;
 mod stream_requests;
 mod timers;
+mod wakeups;
 
 pub use batch::{process, BatchOutcome};
 pub use core::{Persisted, ShardCore};

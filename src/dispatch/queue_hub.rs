@@ -8,13 +8,14 @@
 //! a subscribed consumer also takes one of that consumer's credits until it is settled.
 
 use super::errors::ErrorReply;
+use super::wakeups::Wakeups;
 use crate::persist::queue::QueueFiles;
 use crate::persist::Lsn;
 use ahash::AHashMap;
 use nexo_shards::pubsub::ConnectionId;
 use nexo_shards::queue::{Delivery, HolderId, LeaseId, Queue, QueueMutation};
 use nexo_shards::Millis;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// Bits of a [`HolderId`] below the shard id: a holder is `shard << HOLDER_SHARD_SHIFT | connection`.
@@ -71,8 +72,6 @@ pub struct QueueSlot {
     waiters: VecDeque<PopWaiter>,
     /// Leases pushed to subscribed consumers: whose credit a settle gives back.
     lease_consumers: AHashMap<LeaseId, ConsumerKey>,
-    /// The wakeup scheduled in the hub for this queue.
-    wakeup: Option<Millis>,
     /// Scratch space for journaling.
     mutations: Vec<QueueMutation>,
 }
@@ -99,8 +98,7 @@ impl QueueSlot {
 #[derive(Default)]
 pub struct QueueHub {
     slots: AHashMap<String, QueueSlot>,
-    /// (time, queue) of every queue's next timer.
-    wakeups: BTreeSet<(Millis, String)>,
+    wakeups: Wakeups,
 }
 
 impl QueueHub {
@@ -116,6 +114,11 @@ impl QueueHub {
         self.slots.keys()
     }
 
+    /// Every queue's name and files.
+    pub fn all_files(&self) -> Vec<(String, Rc<QueueFiles>)> {
+        self.slots.iter().map(|(name, slot)| (name.clone(), Rc::clone(&slot.files))).collect()
+    }
+
     /// Starts serving a queue (created, or recovered at start-up).
     pub fn insert(&mut self, name: &str, queue: Queue, files: QueueFiles) {
         let slot = QueueSlot {
@@ -125,7 +128,6 @@ impl QueueHub {
             cursor: 0,
             waiters: VecDeque::new(),
             lease_consumers: AHashMap::new(),
-            wakeup: None,
             mutations: Vec::new(),
         };
         self.slots.insert(name.to_owned(), slot);
@@ -135,9 +137,7 @@ impl QueueHub {
     /// Stops serving a queue; parked pops are answered empty.
     pub fn remove(&mut self, name: &str) -> Option<QueueSlot> {
         let mut slot = self.slots.remove(name)?;
-        if let Some(wakeup) = slot.wakeup.take() {
-            self.wakeups.remove(&(wakeup, name.to_owned()));
-        }
+        self.wakeups.schedule(name, None);
         for waiter in slot.waiters.drain(..) {
             // A pop whose connection is gone needs no answer.
             let _ = waiter.reply.send(Ok(Vec::new()));
@@ -263,19 +263,10 @@ impl QueueHub {
     /// then pumps those queues. Returns each queue it touched (its journal needs appending) with the deliveries
     /// the pump made for its consumers.
     pub fn tick(&mut self, now: Millis) -> Vec<(String, Vec<Routed>)> {
-        let mut due = Vec::new();
-        while let Some((at, _)) = self.wakeups.first() {
-            if *at > now {
-                break;
-            }
-            if let Some((_, name)) = self.wakeups.pop_first() {
-                due.push(name);
-            }
-        }
+        let due = self.wakeups.take_due(now);
         let mut touched = Vec::with_capacity(due.len());
         for name in due {
             if let Some(slot) = self.slots.get_mut(&name) {
-                slot.wakeup = None;
                 slot.queue.promote_due(now);
                 slot.queue.expire_leases(now);
                 slot.waiters.retain(|waiter| {
@@ -295,7 +286,7 @@ impl QueueHub {
 
     /// The earliest timer of any queue.
     pub fn next_wakeup(&self) -> Option<Millis> {
-        self.wakeups.first().map(|(at, _)| *at)
+        self.wakeups.next()
     }
 
     /// Recomputes queue `name`'s timer from its engine and its parked pops.
@@ -308,15 +299,6 @@ impl QueueHub {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if wakeup == slot.wakeup {
-            return;
-        }
-        if let Some(old) = slot.wakeup.take() {
-            self.wakeups.remove(&(old, name.to_owned()));
-        }
-        if let Some(at) = wakeup {
-            self.wakeups.insert((at, name.to_owned()));
-        }
-        slot.wakeup = wakeup;
+        self.wakeups.schedule(name, wakeup);
     }
 }

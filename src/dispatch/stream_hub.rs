@@ -17,10 +17,11 @@ use nexo_shards::pubsub::ConnectionId;
 use nexo_shards::stream::{HolderId, Offset, Stream, StreamMutation};
 use nexo_shards::Millis;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use super::signal::Signal;
+use super::wakeups::Wakeups;
 
 /// One member of a consumer group, as its connection subscribed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,8 +110,6 @@ pub struct StreamSlot {
     pub fetches: Rc<Fetches>,
     groups: AHashMap<String, GroupMembers>,
     unreported: VecDeque<Unreported>,
-    /// The wakeup scheduled in the hub for this stream.
-    wakeup: Option<Millis>,
     /// Scratch space for journaling.
     mutations: Vec<StreamMutation>,
 }
@@ -136,8 +135,7 @@ impl StreamSlot {
 #[derive(Default)]
 pub struct StreamHub {
     slots: AHashMap<String, StreamSlot>,
-    /// (time, stream) of every stream's next timer.
-    wakeups: BTreeSet<(Millis, String)>,
+    wakeups: Wakeups,
 }
 
 impl StreamHub {
@@ -153,6 +151,11 @@ impl StreamHub {
         self.slots.keys()
     }
 
+    /// Every stream's name and files.
+    pub fn all_files(&self) -> Vec<(String, Rc<StreamFiles>)> {
+        self.slots.iter().map(|(name, slot)| (name.clone(), Rc::clone(&slot.files))).collect()
+    }
+
     /// Starts serving a stream (created, or recovered at start-up). The caller starts its fetcher task.
     pub fn insert(&mut self, name: &str, stream: Stream, files: StreamFiles) {
         let slot = StreamSlot {
@@ -161,7 +164,6 @@ impl StreamHub {
             fetches: Rc::new(Fetches::default()),
             groups: AHashMap::new(),
             unreported: VecDeque::new(),
-            wakeup: None,
             mutations: Vec::new(),
         };
         self.slots.insert(name.to_owned(), slot);
@@ -170,10 +172,8 @@ impl StreamHub {
 
     /// Stops serving a stream: its fetcher task ends and its members get nothing more.
     pub fn remove(&mut self, name: &str) -> Option<StreamSlot> {
-        let mut slot = self.slots.remove(name)?;
-        if let Some(wakeup) = slot.wakeup.take() {
-            self.wakeups.remove(&(wakeup, name.to_owned()));
-        }
+        let slot = self.slots.remove(name)?;
+        self.wakeups.schedule(name, None);
         slot.fetches.close();
         Some(slot)
     }
@@ -318,15 +318,9 @@ impl StreamHub {
     /// Runs every stream timer due at `now` (ack deadlines, redelivery backoffs) and pumps those streams. Returns
     /// the streams it touched: their group journal may need appending (records moved to a dead list).
     pub fn tick(&mut self, now: Millis) -> Vec<String> {
-        let mut due = Vec::new();
-        while self.wakeups.first().is_some_and(|(at, _)| *at <= now) {
-            if let Some((_, name)) = self.wakeups.pop_first() {
-                due.push(name);
-            }
-        }
+        let due = self.wakeups.take_due(now);
         for name in &due {
             if let Some(slot) = self.slots.get_mut(name) {
-                slot.wakeup = None;
                 slot.stream.expire(now);
             }
             self.pump(name, now);
@@ -336,7 +330,7 @@ impl StreamHub {
 
     /// The earliest timer of any stream.
     pub fn next_wakeup(&self) -> Option<Millis> {
-        self.wakeups.first().map(|(at, _)| *at)
+        self.wakeups.next()
     }
 
     /// Recomputes stream `name`'s timer from its engine.
@@ -344,17 +338,7 @@ impl StreamHub {
         let Some(slot) = self.slots.get_mut(name) else {
             return;
         };
-        let wakeup = slot.stream.next_wakeup();
-        if wakeup == slot.wakeup {
-            return;
-        }
-        if let Some(old) = slot.wakeup.take() {
-            self.wakeups.remove(&(old, name.to_owned()));
-        }
-        if let Some(at) = wakeup {
-            self.wakeups.insert((at, name.to_owned()));
-        }
-        slot.wakeup = wakeup;
+        self.wakeups.schedule(name, slot.stream.next_wakeup());
     }
 }
 

@@ -126,8 +126,7 @@ async fn run_shard(seed: ShardSeed) {
     // them until the main thread says stop.
     let _ = control.recv_async().await;
     shutdown_persistence(shard_id, &[&core.store, &core.retained]).await;
-    shutdown_queues(&core).await;
-    shutdown_streams(&core).await;
+    shutdown_entities(&core).await;
     report(Event::Exited { shard: shard_id });
 }
 
@@ -233,28 +232,26 @@ fn restore_stream(
     Ok(stream)
 }
 
-/// Syncs and closes the files of every stream of the shard.
-async fn shutdown_streams(core: &ShardCore) {
-    let files: Vec<_> = {
-        let hub = core.streams.borrow();
-        hub.names().filter_map(|name| hub.get(name).map(|slot| (name.clone(), Rc::clone(&slot.files)))).collect()
-    };
-    for (name, files) in files {
-        if let Err(error) = files.shutdown().await {
-            eprintln!("nexo: shard {}: syncing stream {name:?} at shutdown failed: {error}", core.shard_id);
-        }
-    }
+/// Syncs and closes the files of every queue and stream of the shard.
+async fn shutdown_entities(core: &ShardCore) {
+    let queues = core.queues.borrow().all_files();
+    sync_files(core.shard_id, "queue", queues, |files| async move { files.shutdown().await }).await;
+    let streams = core.streams.borrow().all_files();
+    sync_files(core.shard_id, "stream", streams, |files| async move { files.shutdown().await }).await;
 }
 
-/// Syncs and closes every queue journal of the shard.
-async fn shutdown_queues(core: &ShardCore) {
-    let files: Vec<_> = {
-        let hub = core.queues.borrow();
-        hub.names().filter_map(|name| hub.get(name).map(|slot| (name.clone(), Rc::clone(&slot.files)))).collect()
-    };
-    for (name, files) in files {
-        if let Err(error) = files.shutdown().await {
-            eprintln!("nexo: shard {}: syncing queue {name:?} at shutdown failed: {error}", core.shard_id);
+/// Runs `shutdown` on the files of each named entity of one `kind`, logging what fails.
+async fn sync_files<Files, Sync>(
+    shard_id: usize,
+    kind: &str,
+    entities: Vec<(String, Rc<Files>)>,
+    shutdown: impl Fn(Rc<Files>) -> Sync,
+) where
+    Sync: std::future::Future<Output = Result<(), PersistError>>,
+{
+    for (name, files) in entities {
+        if let Err(error) = shutdown(files).await {
+            eprintln!("nexo: shard {shard_id}: syncing {kind} {name:?} at shutdown failed: {error}");
         }
     }
 }
