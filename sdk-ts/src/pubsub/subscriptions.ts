@@ -2,6 +2,7 @@
 // subscribed to that filter, re-made after each reconnect, and the routing of `PubSubMessage` pushes to those
 // callbacks. This is the only owner of the filter and subscription-id tables; `Topic` handles go through it.
 
+import { messageOf } from '../callbacks.js';
 import type { PushHandler, RestoreHook } from '../client.js';
 import type { ReplyDecoder } from '../connection.js';
 import { ConnectionClosedError, NexoError, NotConnectedError, ProtocolError, TimeoutError } from '../errors.js';
@@ -284,8 +285,4 @@ export class Subscriptions {
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

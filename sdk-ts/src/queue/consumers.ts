@@ -3,6 +3,7 @@
 // release), and subscribing every consumer again after a reconnect. This is the only owner of the consumer
 // table; `Queue` handles go through it.
 
+import { CallbackRunner, type Run, messageOf } from '../callbacks.js';
 import { NexoError, ProtocolError, ServerError, TimeoutError } from '../errors.js';
 import { decode } from '../protocol/commands.js';
 import { ErrorCode, Opcode } from '../protocol/opcodes.js';
@@ -32,98 +33,31 @@ export interface QueueSubscription {
 }
 
 /** A delivery handed to a consumer. */
-interface Job {
-  data: unknown;
-  meta: JobMeta;
-  lease: Lease;
-}
+type Job = Run<JobMeta, Lease>;
 
 /** One consumer: the `QueueSubscription` handed to the application. */
-class Consumer implements QueueSubscription {
+class Consumer extends CallbackRunner<JobMeta, Lease> implements QueueSubscription {
   /** Whether the server acknowledged the first subscribe; only confirmed consumers are made again on reconnect. */
   confirmed = false;
-  private stopping: Promise<void> | undefined;
-  /** Delivered jobs waiting for a free slot, in delivery order. */
-  private waiting: Job[] = [];
-  private running = 0;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly owner: Consumers,
     private readonly link: QueueLink,
     readonly queue: string,
     readonly consumerId: number,
-    readonly concurrency: number,
-    private readonly handler: JobHandler<unknown>,
-  ) {}
-
-  get active(): boolean {
-    return this.stopping === undefined;
+    concurrency: number,
+    handler: JobHandler<unknown>,
+  ) {
+    super(concurrency, handler);
   }
 
-  stop(): Promise<void> {
-    this.stopping ??= this.owner.stop(this);
-    return this.stopping;
+  protected stopped(): Promise<void> {
+    return this.owner.stop(this);
   }
 
-  /** Marks the consumer stopped without asking the server (its subscribe failed). */
-  abandon(): void {
-    this.stopping ??= Promise.resolve();
-  }
-
-  /** Queues a delivered job and starts callbacks while slots are free. */
-  accept(job: Job): void {
-    this.waiting.push(job);
-    this.pump();
-  }
-
-  /** Removes and returns the jobs whose callback has not started. */
-  takeWaiting(): Job[] {
-    const waiting = this.waiting;
-    this.waiting = [];
-    return waiting;
-  }
-
-  /** Resolves once no callback runs and every started job is settled. */
-  idle(): Promise<void> {
-    if (this.running === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private pump(): void {
-    while (this.active && this.running < this.concurrency && this.waiting.length > 0) {
-      const job = this.waiting.shift() as Job; // length > 0
-      // A job of a connection that closed was released by the server, which delivers it again: running it here
-      // too would handle it twice.
-      if (!job.lease.current) continue;
-      this.running += 1;
-      void this.run(job);
-    }
-  }
-
-  /** Runs the callback, then acks or nacks; the slot frees once the job is settled. */
-  private async run(job: Job): Promise<void> {
-    let outcome: { failed: false } | { failed: true; error: unknown };
-    try {
-      await this.handler(job.data, job.meta);
-      outcome = { failed: false };
-    } catch (error) {
-      outcome = { failed: true, error };
-    }
-    try {
-      if (outcome.failed) await job.lease.nack(messageOf(outcome.error));
-      else await job.lease.ack();
-    } catch (error) {
-      this.settleFailed(job, outcome.failed ? 'nack' : 'ack', error);
-    }
-    this.running -= 1;
-    if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-    this.pump();
-  }
-
-  private settleFailed(job: Job, call: string, error: unknown): void {
+  protected settleFailed(job: Job, call: 'ack' | 'nack', error: unknown): void {
     // The connection that received the job is gone and the server released the job: nothing left to settle.
-    if (!job.lease.current || isConnectionGone(error)) return;
+    if (!job.settle.current || isConnectionGone(error)) return;
     const hint =
       error instanceof NexoError && error.code === ErrorCode.UnknownLease
         ? ': its lease expired first (raise visibilityTimeoutMs, or call meta.touch() in long callbacks), so it ' +
@@ -158,7 +92,7 @@ export class Consumers {
     } catch (error) {
       this.byId.delete(consumer.consumerId);
       consumer.abandon();
-      for (const job of consumer.takeWaiting()) this.release(job.lease);
+      for (const job of consumer.takeWaiting()) this.release(job.settle);
       // After a timeout the server may have subscribed anyway; ending it stops unwanted deliveries.
       if (error instanceof TimeoutError) {
         this.link.request(encodeQueue.unsubscribe(queue, consumer.consumerId), decode.flag).catch(() => undefined);
@@ -181,7 +115,7 @@ export class Consumers {
         () => undefined,
         (error: unknown) => error,
       );
-    for (const job of consumer.takeWaiting()) this.release(job.lease);
+    for (const job of consumer.takeWaiting()) this.release(job.settle);
     await consumer.idle();
     const error = await unsubscribed;
     // A connection that is gone took its consumers with it, and a deleted queue has none.
@@ -245,7 +179,7 @@ export class Consumers {
       this.release(lease);
       return;
     }
-    consumer.accept({ data: delivery.value, meta: jobMeta(delivery, lease), lease });
+    consumer.accept({ data: delivery.value, meta: jobMeta(delivery, lease), settle: lease });
   }
 
   /** Gives a job back unhandled; a lease already gone (connection closed, lease expired) needs nothing. */
@@ -263,8 +197,4 @@ export class Consumers {
 
 function isQueueNotFound(error: unknown): boolean {
   return error instanceof ServerError && error.code === ErrorCode.QueueNotFound;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -6,6 +6,7 @@
 // member stops (or that arrives for a member this client no longer has) is left pending: the server delivers it
 // again when this connection closes (at once, the delivery not counted) or after the stream's `ackTimeoutMs`.
 
+import { CallbackRunner, type Run, messageOf } from '../callbacks.js';
 import { NexoError, ProtocolError, ServerError, TimeoutError } from '../errors.js';
 import { decode } from '../protocol/commands.js';
 import { ErrorCode, Opcode } from '../protocol/opcodes.js';
@@ -38,21 +39,12 @@ export interface StreamSubscription {
 }
 
 /** A delivered record handed to a member. */
-interface Job {
-  data: unknown;
-  meta: RecordMeta;
-  delivery: Delivery;
-}
+type Job = Run<RecordMeta, Delivery>;
 
-/** One member: the `StreamSubscription` handed to the application. */
-class Member implements StreamSubscription {
+/** One member of a consumer group: the `StreamSubscription` handed to the application. */
+class Member extends CallbackRunner<RecordMeta, Delivery> implements StreamSubscription {
   /** Whether the server acknowledged the first subscribe; only confirmed members are made again on reconnect. */
   confirmed = false;
-  private stopping: Promise<void> | undefined;
-  /** Delivered records waiting for a free slot, in delivery order. */
-  private waiting: Job[] = [];
-  private running = 0;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly owner: Members,
@@ -60,77 +52,21 @@ class Member implements StreamSubscription {
     readonly stream: string,
     readonly group: string,
     readonly memberId: number,
-    readonly concurrency: number,
+    concurrency: number,
     /** Where the group starts when it does not exist yet (sent again on every subscribe). */
     readonly from: WirePosition,
-    private readonly handler: RecordHandler<unknown>,
-  ) {}
-
-  get active(): boolean {
-    return this.stopping === undefined;
+    handler: RecordHandler<unknown>,
+  ) {
+    super(concurrency, handler);
   }
 
-  stop(): Promise<void> {
-    this.stopping ??= this.owner.stop(this);
-    return this.stopping;
+  protected stopped(): Promise<void> {
+    return this.owner.stop(this);
   }
 
-  /** Marks the member stopped without asking the server (its subscribe failed). */
-  abandon(): void {
-    this.stopping ??= Promise.resolve();
-  }
-
-  /** Queues a delivered record and starts callbacks while slots are free. */
-  accept(job: Job): void {
-    this.waiting.push(job);
-    this.pump();
-  }
-
-  /** Forgets the records whose callback has not started; they stay pending on the server. */
-  dropWaiting(): void {
-    this.waiting = [];
-  }
-
-  /** Resolves once no callback runs and every started record is settled. */
-  idle(): Promise<void> {
-    if (this.running === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private pump(): void {
-    while (this.active && this.running < this.concurrency && this.waiting.length > 0) {
-      const job = this.waiting.shift() as Job; // length > 0
-      // A record of a connection that closed was released by the server, which delivers it again: running it here
-      // too would handle it twice.
-      if (!job.delivery.current) continue;
-      this.running += 1;
-      void this.run(job);
-    }
-  }
-
-  /** Runs the callback, then acks or nacks; the slot frees once the record is settled. */
-  private async run(job: Job): Promise<void> {
-    let outcome: { failed: false } | { failed: true; error: unknown };
-    try {
-      await this.handler(job.data, job.meta);
-      outcome = { failed: false };
-    } catch (error) {
-      outcome = { failed: true, error };
-    }
-    try {
-      if (outcome.failed) await job.delivery.nack(messageOf(outcome.error));
-      else await job.delivery.ack();
-    } catch (error) {
-      this.settleFailed(job, outcome.failed ? 'nack' : 'ack', error);
-    }
-    this.running -= 1;
-    if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-    this.pump();
-  }
-
-  private settleFailed(job: Job, call: string, error: unknown): void {
+  protected settleFailed(job: Job, call: 'ack' | 'nack', error: unknown): void {
     // The connection that received the record is gone and the server released it: nothing left to settle.
-    if (!job.delivery.current || isConnectionGone(error)) return;
+    if (!job.settle.current || isConnectionGone(error)) return;
     this.link.reportError(
       new NexoError(
         `could not ${call} record ${job.meta.offset} of stream ${this.stream} for group ${this.group}` +
@@ -168,7 +104,7 @@ export class Members {
     } catch (error) {
       this.byId.delete(member.memberId);
       member.abandon();
-      member.dropWaiting();
+      member.takeWaiting();
       // After a timeout the server may have subscribed anyway; ending it stops unwanted deliveries.
       if (error instanceof TimeoutError) {
         this.link.request(encodeStream.unsubscribe(stream, group, member.memberId), decode.flag).catch(() => undefined);
@@ -192,7 +128,7 @@ export class Members {
         () => undefined,
         (error: unknown) => error,
       );
-    member.dropWaiting();
+    member.takeWaiting();
     await member.idle();
     const error = await unsubscribed;
     // A connection that is gone took its members with it, and a deleted stream has none.
@@ -256,7 +192,11 @@ export class Members {
     const member = this.byId.get(memberId);
     if (member === undefined || member.stream !== stream || member.group !== group) return;
     const delivery = new Delivery(this.link, stream, group, BigInt(record.offset));
-    member.accept({ data: record.value, meta: recordMeta(record.offset, record.timestampMs, deliveries), delivery });
+    member.accept({
+      data: record.value,
+      meta: recordMeta(record.offset, record.timestampMs, deliveries),
+      settle: delivery,
+    });
   }
 }
 
@@ -281,8 +221,4 @@ function isGoneOnServer(error: unknown): boolean {
   return (
     error instanceof ServerError && (error.code === ErrorCode.StreamNotFound || error.code === ErrorCode.GroupNotFound)
   );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
