@@ -1,7 +1,9 @@
 // Running a subscriber's callback on each delivered job or record, at most `concurrency` at a time and in delivery
 // order, and settling each one when its callback ends: ack when it resolves, nack with its error's message when it
-// throws. Queue consumers and stream members are both such runners; they differ in what stopping asks of the
-// server and in how they explain a settle that failed.
+// throws. A callback's slot frees as soon as its ack or nack is sent: the server counts the delivery as settled when
+// the ack arrives and sends the next one then, so waiting for the reply (which comes once the ack is on disk) would
+// only idle the slot for a round trip. Queue consumers and stream members are both such runners; they differ in what
+// stopping asks of the server and in how they explain a settle that failed.
 
 /** A delivered job or record, as far as running its callback goes. */
 export interface Settleable {
@@ -27,6 +29,8 @@ export abstract class CallbackRunner<Meta, Settle extends Settleable> {
   /** Delivered runs waiting for a free slot, in delivery order. */
   private waiting: Array<Run<Meta, Settle>> = [];
   private running = 0;
+  /** Acks and nacks sent and not answered yet. */
+  private settling = 0;
   private idleWaiters: Array<() => void> = [];
 
   protected constructor(
@@ -65,7 +69,7 @@ export abstract class CallbackRunner<Meta, Settle extends Settleable> {
 
   /** Resolves once no callback runs and every started delivery is settled. */
   idle(): Promise<void> {
-    if (this.running === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -86,24 +90,35 @@ export abstract class CallbackRunner<Meta, Settle extends Settleable> {
     }
   }
 
-  /** Runs the callback, then acks or nacks; the slot frees once the delivery is settled. */
+  /** Runs the callback, then acks or nacks; the slot frees once the ack or nack is sent. */
   private async run(run: Run<Meta, Settle>): Promise<void> {
-    let outcome: { failed: false } | { failed: true; error: unknown };
+    let failure: { error: unknown } | undefined;
     try {
       await this.callback(run.data, run.meta);
-      outcome = { failed: false };
     } catch (error) {
-      outcome = { failed: true, error };
+      failure = { error };
     }
-    try {
-      if (outcome.failed) await run.settle.nack(messageOf(outcome.error));
-      else await run.settle.ack();
-    } catch (error) {
-      this.settleFailed(run, outcome.failed ? 'nack' : 'ack', error);
-    }
+    const settled = this.settle(run, failure);
     this.running -= 1;
-    if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    this.settling += 1;
     this.pump();
+    await settled;
+    this.settling -= 1;
+    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Acks, or nacks with the failure's message; reports a refused or lost settle. */
+  private async settle(run: Run<Meta, Settle>, failure: { error: unknown } | undefined): Promise<void> {
+    try {
+      if (failure === undefined) await run.settle.ack();
+      else await run.settle.nack(messageOf(failure.error));
+    } catch (error) {
+      this.settleFailed(run, failure === undefined ? 'ack' : 'nack', error);
+    }
+  }
+
+  private isIdle(): boolean {
+    return this.running === 0 && this.settling === 0;
   }
 }
 
