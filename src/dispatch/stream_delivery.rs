@@ -3,7 +3,9 @@
 //! Each stream has a fetcher task: it takes the [`Fetch`]es the hub queued, reads their records (recent ones from
 //! the tail cache, older ones from disk, each record once however many groups want it), encodes one
 //! `StreamDelivery` push per fetch in the order the hub made them and hands it to the member's connection (through
-//! the courier for other shards). Reads await only their own I/O, so appends to every stream go on meanwhile.
+//! the courier for other shards). A group that lags behind the tail cache reads forward through the log, so a disk
+//! read takes [`READ_AHEAD_RECORDS`] records at once and keeps the ones not asked for yet in a bounded window for
+//! the fetches that follow. Reads await only their own I/O, so appends to every stream go on meanwhile.
 //! Stream pushes are never dropped: credits bound how many records a member holds, which bounds the outbox.
 //!
 //! Housekeeping, about once a second: retention deletes whole segments (files first, then the engine moves the
@@ -21,13 +23,17 @@ use ahash::AHashMap;
 use nexo_shards::stream::Offset;
 use nexo_shards::value::{ContentTag, Value};
 use nexo_shards::Millis;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// Most records one fetcher read takes; a batch of fetches spanning more is read in several steps.
 const FETCH_RECORDS: usize = 512;
 /// Most payload bytes one fetcher read takes (a single larger record still comes whole).
 const FETCH_BYTES: usize = 4 << 20;
+/// Records one disk read of the fetcher takes, from the first record asked for on.
+const READ_AHEAD_RECORDS: usize = 512;
+/// Most payload bytes the fetcher keeps read ahead from disk; the lowest offsets go first.
+const READ_AHEAD_BYTES: usize = 4 << 20;
 /// Most payload bytes one `StreamRead` reply carries (a single larger record still comes whole).
 pub const READ_MAX_BYTES: usize = 4 << 20;
 
@@ -147,8 +153,31 @@ fn wire_record(record: StoredRecord) -> WireRecord {
     WireRecord { offset: record.offset, timestamp_ms: record.timestamp, payload: Value::new(tag, record.bytes) }
 }
 
+/// Records read from disk ahead of the fetches that will want them, by offset, within [`READ_AHEAD_BYTES`].
+#[derive(Default)]
+struct ReadAhead {
+    records: BTreeMap<Offset, WireRecord>,
+    bytes: usize,
+}
+
+impl ReadAhead {
+    fn keep(&mut self, record: WireRecord) {
+        self.bytes += record.payload.bytes.len();
+        if let Some(replaced) = self.records.insert(record.offset, record) {
+            self.bytes -= replaced.payload.bytes.len();
+        }
+        while self.bytes > READ_AHEAD_BYTES {
+            let Some((_, evicted)) = self.records.pop_first() else {
+                break;
+            };
+            self.bytes -= evicted.payload.bytes.len();
+        }
+    }
+}
+
 /// The fetcher task of one stream: reads and pushes the records the hub queued until the stream is deleted.
 async fn run_fetcher(core: Rc<ShardCore>, name: String, files: Rc<StreamFiles>, fetches: Rc<Fetches>) {
+    let mut ahead = ReadAhead::default();
     loop {
         fetches.signal.wait().await;
         if fetches.is_closed() {
@@ -158,7 +187,7 @@ async fn run_fetcher(core: Rc<ShardCore>, name: String, files: Rc<StreamFiles>, 
         if jobs.is_empty() {
             continue;
         }
-        let records = match read_records(&files, &jobs).await {
+        let records = match read_records(&files, &jobs, &mut ahead).await {
             Ok(records) => records,
             Err(error) => {
                 eprintln!("nexo: shard {}: reading stream {name:?} for its members failed: {error}", core.shard_id);
@@ -187,25 +216,44 @@ async fn run_fetcher(core: Rc<ShardCore>, name: String, files: Rc<StreamFiles>, 
 }
 
 /// The records the fetches name, each read once, by offset. Records retention removed meanwhile are absent.
-async fn read_records(files: &StreamFiles, jobs: &[Fetch]) -> Result<AHashMap<Offset, WireRecord>, PersistError> {
-    let wanted: BTreeSet<Offset> = jobs.iter().map(|job| job.offset).collect();
-    let mut found = AHashMap::with_capacity(wanted.len());
-    let mut remaining = wanted.iter().copied().peekable();
-    while let Some(&from) = remaining.peek() {
-        let last_wanted = wanted.last().copied().unwrap_or(from);
-        let span = usize::try_from(last_wanted - from + 1).unwrap_or(usize::MAX).min(FETCH_RECORDS);
-        let records = files.read(from, span, FETCH_BYTES).await?;
+async fn read_records(
+    files: &StreamFiles,
+    jobs: &[Fetch],
+    ahead: &mut ReadAhead,
+) -> Result<AHashMap<Offset, WireRecord>, PersistError> {
+    let mut found = AHashMap::with_capacity(jobs.len());
+    let mut remaining = BTreeSet::new();
+    for job in jobs {
+        match ahead.records.get(&job.offset) {
+            Some(record) => {
+                found.insert(job.offset, record.clone());
+            }
+            None => {
+                remaining.insert(job.offset);
+            }
+        }
+    }
+    while let Some(&from) = remaining.first() {
+        let from_disk = !files.is_cached(from);
+        let count = if from_disk {
+            READ_AHEAD_RECORDS
+        } else {
+            let last_wanted = remaining.last().copied().unwrap_or(from);
+            usize::try_from(last_wanted - from + 1).unwrap_or(usize::MAX).min(FETCH_RECORDS)
+        };
+        let records = files.read(from, count, FETCH_BYTES).await?;
         let Some(last_read) = records.last().map(|record| record.offset) else {
             break;
         };
-        for record in records {
-            if wanted.contains(&record.offset) {
-                found.insert(record.offset, wire_record(record));
+        for record in records.into_iter().map(wire_record) {
+            if remaining.contains(&record.offset) {
+                found.insert(record.offset, record.clone());
+            }
+            if from_disk {
+                ahead.keep(record);
             }
         }
-        while remaining.peek().is_some_and(|&offset| offset <= last_read) {
-            remaining.next();
-        }
+        remaining.retain(|&offset| offset > last_read);
     }
     Ok(found)
 }

@@ -95,11 +95,9 @@ async fn run(
             Wake::Shutdown => return End::ServerShutdown,
             Wake::Outbox(Ready::Evicted) => return End::SlowConsumer,
             Wake::Outbox(Ready::Data) => {
-                outbox.take(&mut pushes);
-                if let Err(end) = write(&mut stream, &pushes, outbox).await {
+                if let Err(end) = write_pushes(&mut stream, outbox, &mut pushes).await {
                     return end;
                 }
-                pushes.clear();
                 continue;
             }
             Wake::Read(Ok(0)) => return End::ClientClosed,
@@ -108,7 +106,11 @@ async fn run(
         };
         input.commit(read_len);
         loop {
-            let outcome = dispatch::process(core, session, input.filled(), &mut output).await;
+            let processing = dispatch::process(core, session, input.filled(), &mut output);
+            let outcome = match push_while(processing, &mut stream, outbox, &mut pushes).await {
+                Ok(outcome) => outcome,
+                Err(end) => return end,
+            };
             input.consume(outcome.consumed);
             if !output.is_empty() {
                 if let Err(end) = write(&mut stream, &output, outbox).await {
@@ -126,6 +128,33 @@ async fn run(
             }
         }
     }
+}
+
+/// Waits for `work` (a batch, which may wait for a disk sync) while writing the pushes that reach the outbox
+/// meanwhile, so deliveries to this connection never wait for its own batch.
+async fn push_while<T>(
+    work: impl std::future::Future<Output = T>,
+    stream: &mut TcpStream,
+    outbox: &Outbox,
+    pushes: &mut Vec<u8>,
+) -> Result<T, End> {
+    let mut work = std::pin::pin!(work);
+    loop {
+        let step = or(async { Ok(work.as_mut().await) }, async { Err(outbox.ready().await) }).await;
+        match step {
+            Ok(done) => return Ok(done),
+            Err(Ready::Evicted) => return Err(End::SlowConsumer),
+            Err(Ready::Data) => write_pushes(stream, outbox, pushes).await?,
+        }
+    }
+}
+
+/// Writes every push waiting in the outbox.
+async fn write_pushes(stream: &mut TcpStream, outbox: &Outbox, pushes: &mut Vec<u8>) -> Result<(), End> {
+    outbox.take(pushes);
+    let written = write(stream, pushes, outbox).await;
+    pushes.clear();
+    written
 }
 
 /// Writes all of `bytes`, unless the connection is evicted as a slow subscriber meanwhile.

@@ -87,6 +87,11 @@ impl StreamFiles {
         }
     }
 
+    /// Whether a read from `offset` on would be served from memory (the tail cache) rather than disk.
+    pub fn is_cached(&self, offset: u64) -> bool {
+        offset >= self.bounds().2
+    }
+
     /// The stream's first offset, next offset and first cached offset, trimming the cache first.
     fn bounds(&self) -> (u64, u64, u64) {
         let log = self.log.borrow();
