@@ -3,7 +3,7 @@
 CARGO ?= cargo
 NEXO_ARGS ?=
 
-.PHONY: build run test test-rust test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub bench-queue clean
+.PHONY: build run test test-rust test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub bench-queue bench-stream clean
 
 SDK := sdk-ts
 ## npm writes this file on every install, so it is newer than package-lock.json once the install is current
@@ -47,7 +47,7 @@ fmt: $(SDK_INSTALLED)
 	cd $(SDK) && npm run --silent format
 
 ## bench: every benchmark (figures land in docs/benchmarks.md)
-bench: bench-store bench-sdk bench-pubsub bench-queue
+bench: bench-store bench-sdk bench-pubsub bench-queue bench-stream
 
 ## bench-store: Nexo's store against redis-server, same machine, same connections and pipeline depth
 bench-store: build
@@ -66,6 +66,12 @@ bench-pubsub: build
 ## with appendfsync always and everysec, same shape, same run (the script installs BullMQ in benches/queue)
 bench-queue: build $(SDK_INSTALLED)
 	bash benches/queue.sh
+
+## bench-stream: durable publish → deliver → ack (1 producer, 1 group member, fsync always, 100 B and 1 KB records)
+## against Redis Streams (appendfsync always and everysec) and NATS JetStream (file storage, sync_interval always and
+## its default), same shape, same run (the script installs ioredis, nats.js and nats-server in benches/stream)
+bench-stream: build $(SDK_INSTALLED)
+	bash benches/stream.sh
 
 clean:
 	$(CARGO) clean
