@@ -78,3 +78,115 @@ install_mosquitto() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto
     fi
 }
+
+# build_sdk SDK ENTRY NEEDED: installs the npm packages of the SDK in directory SDK when NEEDED (a directory under
+# its node_modules) is missing, then rebuilds its package when ENTRY is missing or older than anything it is built
+# from.
+build_sdk() {
+    local sdk=$1 entry=$2 needed=$3
+    [ -d "$needed" ] || (cd "$sdk" && npm ci)
+    if [ ! -f "$entry" ] || [ -n "$(find "$sdk/src" "$sdk"/tsconfig*.json "$sdk/package.json" -newer "$entry" -print -quit)" ]; then
+        (cd "$sdk" && npm run --silent build)
+    fi
+}
+
+# install_generator DIR: installs the npm packages of the load generator in DIR unless the install is current (npm
+# writes node_modules/.package-lock.json on every install, so that file is newer than package-lock.json then).
+install_generator() {
+    local installed=$1/node_modules/.package-lock.json
+    if [ ! -f "$installed" ] || [ "$1/package-lock.json" -nt "$installed" ]; then
+        (cd "$1" && npm ci)
+    fi
+}
+
+# package_version DIR PACKAGE: the version of npm package PACKAGE installed in DIR/node_modules.
+package_version() { node -p "require('./$1/node_modules/$2/package.json').version"; }
+
+# redis_server_version: the version of the installed redis-server, e.g. 7.0.15.
+redis_server_version() { redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2; }
+
+# make_work: creates the run's scratch directory, $work, which the exit removes after stopping the server that is
+# still running, if any.
+make_work() {
+    work=$(mktemp -d)
+    server_pid=
+    trap remove_work EXIT
+}
+
+# remove_work: stops the running server, if any, and removes $work.
+remove_work() { [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true; rm -rf "$work"; }
+
+# start_server CONFIG RUN: starts the server of CONFIG in a fresh directory under $work named after RUN, through the
+# script's launch_server CONFIG DIR PORT (which starts it in the background); sets server_pid and server_port.
+start_server() {
+    local dir="$work/$2"
+    mkdir -p "$dir"
+    server_port=$(free_port)
+    launch_server "$1" "$dir" "$server_port"
+    server_pid=$!
+    wait_port "$server_port"
+}
+
+# launch_nexo DIR PORT ARG...: starts $NEXO_BIN in the background on 127.0.0.1:PORT without its dashboard, its
+# data in DIR and its output in DIR/server.log, with the ARGs added.
+launch_nexo() {
+    local dir=$1 port=$2
+    shift 2
+    "$NEXO_BIN" --host 127.0.0.1 --port "$port" --dashboard off --data-dir "$dir" "$@" >"$dir/server.log" 2>&1 &
+}
+
+# launch_redis DIR PORT ARG...: starts redis-server in the background on 127.0.0.1:PORT, logging warnings only, its
+# files in DIR and its output in DIR/server.log, with the ARGs added.
+launch_redis() {
+    local dir=$1 port=$2
+    shift 2
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize no --loglevel warning "$@" >"$dir/server.log" 2>&1 &
+}
+
+# stop_server: stops the running server and waits for it to exit.
+stop_server() {
+    kill -TERM "$server_pid"
+    wait "$server_pid" || true
+    server_pid=
+}
+
+# server_cpu: user + system CPU seconds the running server has used so far (every thread).
+server_cpu() { awk -v tick="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / tick }' "/proc/$server_pid/stat"; }
+
+# server_cpu_since BEFORE: the CPU seconds the running server has used since server_cpu printed BEFORE.
+server_cpu_since() { awk -v a="$1" -v b="$(server_cpu)" 'BEGIN { printf "%.2f\n", b - a }'; }
+
+# rotated ROUND ITEM...: the ITEMs, one a line, in the order of round ROUND: round 1 starts with the first item and
+# each following round one item further on.
+rotated() {
+    local round=$1 index
+    shift
+    local items=("$@")
+    for index in $(seq 0 $(($# - 1))); do echo "${items[$(((index + round - 1) % $#))]}"; done
+}
+
+# results_column COLUMN [FIELD=VALUE]...: column COLUMN of the lines of $results (CSV) whose field number FIELD is
+# VALUE, for every FIELD=VALUE given.
+results_column() {
+    local column=$1 filter=1 vars=() pair count=0
+    shift
+    for pair in "$@"; do
+        vars+=(-v "value$count=${pair#*=}")
+        filter+=" && \$${pair%%=*} == value$count"
+        count=$((count + 1))
+    done
+    awk -F, -v column="$column" "${vars[@]}" "$filter { print \$column }" "$results"
+}
+
+# median_of FORMAT: the median of the numbers on standard input, printf-formatted.
+median_of() {
+    sort -g | awk -v format="$1" '{ values[NR] = $1 }
+        END { middle = NR % 2 ? values[(NR + 1) / 2] : (values[NR / 2] + values[NR / 2 + 1]) / 2
+              printf format "\n", middle }'
+}
+
+# ratio A B: A / B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'; }
+
+# at_least R FLOOR: succeeds when R ≥ FLOOR.
+at_least() { awk -v r="$1" -v floor="$2" 'BEGIN { exit !(r >= floor) }'; }

@@ -31,44 +31,24 @@ install_redis
 install_mosquitto
 [ -x "$NEXO_BIN" ] && [ -x "$PUBSUB_BENCH" ] || cargo build --release --bins
 
-work=$(mktemp -d)
-server_pid=
-cleanup() { [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+make_work
 
-# start_server BROKER RUN: starts BROKER (nexo, redis or mosquitto) with persistence off in a fresh directory named
-# after RUN; sets server_pid and server_port.
-start_server() {
-    local broker=$1 dir="$work/$2"
-    mkdir -p "$dir"
-    server_port=$(free_port)
+# launch_server BROKER DIR PORT: starts BROKER (nexo, redis or mosquitto) with persistence off in the background,
+# its files in DIR, listening on PORT (see start_server in benches/lib.sh).
+launch_server() {
+    local broker=$1 dir=$2 port=$3
     case $broker in
         nexo)
             # Nothing is retained, so nothing is written; the data directory only has to exist.
-            "$NEXO_BIN" --host 127.0.0.1 --port "$server_port" --dashboard off --shards "$NEXO_SHARDS" \
-                --data-dir "$dir" >"$dir/server.log" 2>&1 &
+            launch_nexo "$dir" "$port" --shards "$NEXO_SHARDS"
             ;;
-        redis)
-            redis-server --port "$server_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
-                --daemonize no --loglevel warning >"$dir/server.log" 2>&1 &
-            ;;
+        redis) launch_redis "$dir" "$port" --save '' --appendonly no ;;
         mosquitto)
-            printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$server_port" >"$dir/mosquitto.conf"
+            printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" >"$dir/mosquitto.conf"
             mosquitto -c "$dir/mosquitto.conf" >"$dir/server.log" 2>&1 &
             ;;
     esac
-    server_pid=$!
-    wait_port "$server_port"
 }
-
-stop_server() {
-    kill -TERM "$server_pid"
-    wait "$server_pid" || true
-    server_pid=
-}
-
-# server_cpu: user + system CPU seconds the running broker has used so far.
-server_cpu() { awk -v tick="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / tick }' "/proc/$server_pid/stat"; }
 
 declare -A protocol=([nexo]=nexo [redis]=redis [mosquitto]=mqtt)
 brokers=(nexo redis mosquitto)
@@ -78,9 +58,7 @@ brokers=(nexo redis mosquitto)
 results="$work/results.csv"
 : > "$results"
 for round in $(seq 1 "$ROUNDS"); do
-    count=${#brokers[@]}
-    for index in $(seq 0 $((count - 1))); do
-        broker=${brokers[$(((index + round - 1) % count))]}
+    for broker in $(rotated "$round" "${brokers[@]}"); do
         echo "round $round/$ROUNDS: $broker"
         start_server "$broker" "$broker-$round"
         cpu_before=$(server_cpu)
@@ -88,7 +66,7 @@ for round in $(seq 1 "$ROUNDS"); do
             --connections "$CONNECTIONS" --subscriptions "$SUBSCRIPTIONS" --publishes "$PUBLISHES" --warmup "$WARMUP" \
             --payload-bytes "$PAYLOAD_BYTES" --batch "$BATCH" --window "$WINDOW" --in-flight "$IN_FLIGHT" \
             --readers "$READERS" | tail -n +2 | tr -d '"')
-        cpu=$(awk -v a="$cpu_before" -v b="$(server_cpu)" 'BEGIN { printf "%.2f\n", b - a }')
+        cpu=$(server_cpu_since "$cpu_before")
         echo "$broker,$round,$cpu,$line" | tee -a "$results"
         stop_server
     done
@@ -97,19 +75,9 @@ done
 # Column numbers in results.csv.
 COL_BROKER=1 COL_ROUND=2 COL_SERVER_CPU=3 COL_DELIVERIES=6 COL_RATE=7 COL_P50=8 COL_P99=9 COL_FRAMES=10 COL_LOST=11 COL_CLIENT_CPU=12
 # column BROKER ROUND COLUMN: one value of one round.
-column() {
-    awk -F, -v broker="$1" -v round="$2" -v column="$3" -v cb=$COL_BROKER -v cr=$COL_ROUND \
-        '$cb == broker && $cr == round { print $column }' "$results"
-}
+column() { results_column "$3" $COL_BROKER="$1" $COL_ROUND="$2"; }
 # median BROKER COLUMN FORMAT: the median over the rounds of one column of one broker, printf-formatted.
-median() {
-    awk -F, -v broker="$1" -v column="$2" -v cb=$COL_BROKER '$cb == broker { print $column }' "$results" | sort -g |
-        awk -v format="$3" '{ values[NR] = $1 }
-            END { middle = NR % 2 ? values[(NR + 1) / 2] : (values[NR / 2] + values[NR / 2 + 1]) / 2
-                  printf format "\n", middle }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'; }
-at_least() { awk -v r="$1" -v floor="$2" 'BEGIN { exit !(r >= floor) }'; }
+median() { results_column "$2" $COL_BROKER="$1" | median_of "$3"; }
 # per_kilo_delivery CPU_SECONDS COUNT: CPU microseconds per 1,000 deliveries (or frames).
 per_kilo_delivery() { awk -v cpu="$1" -v n="$2" 'BEGIN { printf "%.1f\n", cpu * 1e9 / n }'; }
 
@@ -141,7 +109,7 @@ declare -A label=([nexo]="Nexo ($NEXO_SHARDS shards)" [redis]="redis-server" [mo
     echo "- Nexo: \`nexo --shards $NEXO_SHARDS --dashboard off\`; filters \`bench/p/t\`, \`bench/p/+\`, \`bench/+/t\`, \`+/p/t\`,"
     echo "  \`bench/+/+\`, \`+/+/t\`, \`+/p/+\`, \`+/+/+\`, \`bench/#\`, \`#\` (the first $SUBSCRIPTIONS). One push per connection carries"
     echo "  the ids of all its matching subscriptions and counts as that many deliveries."
-    echo "- Redis: \`redis-server $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)\` with \`--save '' --appendonly no\`;"
+    echo "- Redis: \`redis-server $(redis_server_version)\` with \`--save '' --appendonly no\`;"
     echo "  \`SUBSCRIBE bench/p/t\` plus \`PSUBSCRIBE\` of \`bench/p/*\`, \`bench/*/t\`, \`*/p/t\`, \`bench/*\`, \`*/t\`, \`*\`,"
     echo "  \`bench/?/t\`, \`b*t\`, \`bench/[pq]/t\` (the first $((SUBSCRIPTIONS - 1))); one \`message\`/\`pmessage\` frame per"
     echo "  matching subscription, each one delivery."

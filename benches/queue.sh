@@ -25,56 +25,26 @@ NEXO_BIN=${NEXO_BIN:-target/release/nexo}
 SDK=sdk-ts
 SDK_ENTRY=$SDK/dist/esm/index.js
 GENERATOR=benches/queue
-# npm writes this file on every install, so it is newer than package-lock.json once the install is current.
-GENERATOR_INSTALLED=$GENERATOR/node_modules/.package-lock.json
 
 install_redis
 [ -x "$NEXO_BIN" ] || cargo build --release --bins
-[ -d "$SDK/node_modules" ] || (cd "$SDK" && npm ci)
-# Rebuild the SDK package when it is missing or older than anything it is built from.
-if [ ! -f "$SDK_ENTRY" ] || [ -n "$(find "$SDK/src" "$SDK"/tsconfig*.json "$SDK/package.json" -newer "$SDK_ENTRY" -print -quit)" ]; then
-    (cd "$SDK" && npm run --silent build)
-fi
+build_sdk "$SDK" "$SDK_ENTRY" "$SDK/node_modules"
 # benches/queue/package.json pins msgpackr-extract (the optional native part of BullMQ's msgpackr) to 3.0.4, the
 # newest version the registry has for every platform: with a newer one the lock file lacks the other platforms'
 # packages and `npm ci` refuses it.
-if [ ! -f "$GENERATOR_INSTALLED" ] || [ "$GENERATOR/package-lock.json" -nt "$GENERATOR_INSTALLED" ]; then
-    (cd "$GENERATOR" && npm ci)
-fi
+install_generator "$GENERATOR"
 
-work=$(mktemp -d)
-server_pid=
-cleanup() { [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+make_work
 
-# start_server CONFIG RUN: starts the server of CONFIG (nexo, bullmq-always or bullmq-everysec) in a fresh directory
-# named after RUN; sets server_pid and server_port.
-start_server() {
-    local config=$1 dir="$work/$2"
-    mkdir -p "$dir"
-    server_port=$(free_port)
+# launch_server CONFIG DIR PORT: starts the server of CONFIG (nexo, bullmq-always or bullmq-everysec) in the
+# background, its data in DIR, listening on PORT (see start_server in benches/lib.sh).
+launch_server() {
+    local config=$1 dir=$2 port=$3
     case $config in
-        nexo)
-            "$NEXO_BIN" --host 127.0.0.1 --port "$server_port" --dashboard off --shards "$NEXO_SHARDS" \
-                --queue-fsync always --data-dir "$dir" >"$dir/server.log" 2>&1 &
-            ;;
-        bullmq-*)
-            redis-server --port "$server_port" --bind 127.0.0.1 --save '' --appendonly yes \
-                --appendfsync "${config#bullmq-}" --dir "$dir" --daemonize no --loglevel warning >"$dir/server.log" 2>&1 &
-            ;;
+        nexo) launch_nexo "$dir" "$port" --shards "$NEXO_SHARDS" --queue-fsync always ;;
+        bullmq-*) launch_redis "$dir" "$port" --save '' --appendonly yes --appendfsync "${config#bullmq-}" ;;
     esac
-    server_pid=$!
-    wait_port "$server_port"
 }
-
-stop_server() {
-    kill -TERM "$server_pid"
-    wait "$server_pid" || true
-    server_pid=
-}
-
-# server_cpu: user + system CPU seconds the running server has used so far (every thread).
-server_cpu() { awk -v tick="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / tick }' "/proc/$server_pid/stat"; }
 
 configs=(nexo bullmq-always bullmq-everysec)
 
@@ -83,16 +53,14 @@ configs=(nexo bullmq-always bullmq-everysec)
 results="$work/results.csv"
 : > "$results"
 for round in $(seq 1 "$ROUNDS"); do
-    count=${#configs[@]}
-    for index in $(seq 0 $((count - 1))); do
-        config=${configs[$(((index + round - 1) % count))]}
+    for config in $(rotated "$round" "${configs[@]}"); do
         echo "round $round/$ROUNDS: $config"
         start_server "$config" "$config-$round"
         cpu_before=$(server_cpu)
         line=$(node "$GENERATOR/queue-bench.mjs" --target "${config%%-*}" --host 127.0.0.1 --port "$server_port" \
             --jobs "$JOBS" --warmup-jobs "$WARMUP_JOBS" --consumers "$CONSUMERS" --concurrency "$CONCURRENCY" \
             --window "$WINDOW" --job-bytes "$JOB_BYTES" | tail -n +2)
-        cpu=$(awk -v a="$cpu_before" -v b="$(server_cpu)" 'BEGIN { printf "%.2f\n", b - a }')
+        cpu=$(server_cpu_since "$cpu_before")
         echo "$config,$round,$cpu,$line" | tee -a "$results"
         stop_server
     done
@@ -101,19 +69,9 @@ done
 # Column numbers in results.csv.
 COL_CONFIG=1 COL_ROUND=2 COL_SERVER_CPU=3 COL_RATE=6 COL_P50=7 COL_P99=8 COL_BACKLOG=9 COL_DUPLICATES=10 COL_CLIENT_CPU=11
 # column CONFIG ROUND COLUMN: one value of one round.
-column() {
-    awk -F, -v config="$1" -v round="$2" -v column="$3" -v cc=$COL_CONFIG -v cr=$COL_ROUND \
-        '$cc == config && $cr == round { print $column }' "$results"
-}
+column() { results_column "$3" $COL_CONFIG="$1" $COL_ROUND="$2"; }
 # median CONFIG COLUMN FORMAT: the median over the rounds of one column of one configuration, printf-formatted.
-median() {
-    awk -F, -v config="$1" -v column="$2" -v cc=$COL_CONFIG '$cc == config { print $column }' "$results" | sort -g |
-        awk -v format="$3" '{ values[NR] = $1 }
-            END { middle = NR % 2 ? values[(NR + 1) / 2] : (values[NR / 2] + values[NR / 2 + 1]) / 2
-                  printf format "\n", middle }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'; }
-at_least() { awk -v r="$1" -v floor="$2" 'BEGIN { exit !(r >= floor) }'; }
+median() { results_column "$2" $COL_CONFIG="$1" | median_of "$3"; }
 # per_job CPU_SECONDS: server CPU microseconds per job served (warm-up and measured jobs alike).
 per_job() { awk -v cpu="$1" -v n=$((JOBS + WARMUP_JOBS)) 'BEGIN { printf "%.1f\n", cpu * 1e6 / n }'; }
 
@@ -121,9 +79,9 @@ declare -A rate
 for config in "${configs[@]}"; do rate[$config]=$(median "$config" $COL_RATE %d); done
 vs_always=$(ratio "${rate[nexo]}" "${rate[bullmq-always]}")
 vs_everysec=$(ratio "${rate[nexo]}" "${rate[bullmq-everysec]}")
-redis_version=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)
-bullmq_version=$(node -p "require('./$GENERATOR/node_modules/bullmq/package.json').version")
-ioredis_version=$(node -p "require('./$GENERATOR/node_modules/ioredis/package.json').version")
+redis_version=$(redis_server_version)
+bullmq_version=$(package_version "$GENERATOR" bullmq)
+ioredis_version=$(package_version "$GENERATOR" ioredis)
 declare -A label=(
     [nexo]="Nexo ($NEXO_SHARDS shards), fsync always"
     [bullmq-always]="BullMQ, appendfsync always"

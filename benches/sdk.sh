@@ -20,48 +20,28 @@ KEYSPACE=${KEYSPACE:-100000}
 VALUE_BYTES=${VALUE_BYTES:-16}
 ROUNDS=${ROUNDS:-3}
 SHARD_COUNTS=${SHARD_COUNTS:-"1 $(nproc)"}
+NEXO_BIN=target/release/nexo
 SDK=sdk-ts
 BENCH=bench/store-bench.mjs
 SDK_ENTRY=$SDK/dist/esm/index.js
 
 install_redis
-[ -x target/release/nexo ] || cargo build --release --bins
-[ -d "$SDK/node_modules/ioredis" ] || (cd "$SDK" && npm ci)
-# Rebuild the SDK package when it is missing or older than anything it is built from.
-if [ ! -f "$SDK_ENTRY" ] || [ -n "$(find "$SDK/src" "$SDK"/tsconfig*.json "$SDK/package.json" -newer "$SDK_ENTRY" -print -quit)" ]; then
-    (cd "$SDK" && npm run --silent build)
-fi
+[ -x "$NEXO_BIN" ] || cargo build --release --bins
+build_sdk "$SDK" "$SDK_ENTRY" "$SDK/node_modules/ioredis"
 
-work=$(mktemp -d)
-server_pid=
-cleanup() { [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+make_work
 
-# start_server CONFIG RUN: starts the server of CONFIG (nexo-N for N shards, or redis) in a fresh directory named
-# after RUN; sets server_pid and server_port.
-start_server() {
-    local config=$1 dir="$work/$2"
-    mkdir -p "$dir"
-    server_port=$(free_port)
+# launch_server CONFIG DIR PORT: starts the server of CONFIG (nexo-N for N shards, or redis) in the background, its
+# data in DIR, listening on PORT (see start_server in benches/lib.sh).
+launch_server() {
+    local config=$1 dir=$2 port=$3
     case $config in
-        nexo-*)
-            ./target/release/nexo --host 127.0.0.1 --port "$server_port" --dashboard off --shards "${config#nexo-}" \
-                --data-dir "$dir" >"$dir/server.log" 2>&1 &
-            ;;
+        nexo-*) launch_nexo "$dir" "$port" --shards "${config#nexo-}" ;;
         redis)
             # Same durability as Nexo's default store policy (WAL written at once, fsync every second).
-            redis-server --port "$server_port" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync everysec \
-                --dir "$dir" --daemonize no --loglevel warning >"$dir/server.log" 2>&1 &
+            launch_redis "$dir" "$port" --save '' --appendonly yes --appendfsync everysec
             ;;
     esac
-    server_pid=$!
-    wait_port "$server_port"
-}
-
-stop_server() {
-    kill -TERM "$server_pid"
-    wait "$server_pid" || true
-    server_pid=
 }
 
 configs=()
@@ -73,9 +53,7 @@ configs+=(redis)
 results="$work/results.csv"
 : > "$results"
 for round in $(seq 1 "$ROUNDS"); do
-    count=${#configs[@]}
-    for index in $(seq 0 $((count - 1))); do
-        config=${configs[$(((index + round - 1) % count))]}
+    for config in $(rotated "$round" "${configs[@]}"); do
         target=nexo
         [ "$config" = redis ] && target=ioredis
         echo "round $round/$ROUNDS: $target against $config"
@@ -90,14 +68,7 @@ done
 # Column numbers in results.csv.
 COL_CONFIG=1 COL_SHAPE=4 COL_OP=5 COL_RATE=7 COL_P50=8 COL_P99=9 COL_CPU=11
 # median CONFIG SHAPE OP COLUMN FORMAT: the median over the rounds of one column of one test, printf-formatted.
-median() {
-    awk -F, -v config="$1" -v shape="$2" -v op="$3" -v column="$4" -v cc=$COL_CONFIG -v cs=$COL_SHAPE -v co=$COL_OP \
-        '$cc == config && $cs == shape && $co == op { print $column }' "$results" | sort -g |
-        awk -v format="$5" '{ values[NR] = $1 }
-            END { middle = NR % 2 ? values[(NR + 1) / 2] : (values[NR / 2] + values[NR / 2 + 1]) / 2
-                  printf format "\n", middle }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'; }
+median() { results_column "$4" $COL_CONFIG="$1" $COL_SHAPE="$2" $COL_OP="$3" | median_of "$5"; }
 
 declare -A shape_label=(
     [workers]="$WORKERS awaiting workers"
@@ -113,7 +84,7 @@ table_rows() {
             for shards in $SHARD_COUNTS; do
                 nexo_rate=$(median "nexo-$shards" "$shape" "$op" $COL_RATE %d)
                 r=$(ratio "$nexo_rate" "$redis_rate")
-                awk -v r="$r" 'BEGIN { exit !(r < 1) }' &&
+                at_least "$r" 1 ||
                     misses[$shards]+="${misses[$shards]:+, }${shape_label[$shape]} ${op^^} $r"
                 printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${shape_label[$shape]}" \
                     "${op^^}" "$shards" "$nexo_rate" "$(median "nexo-$shards" "$shape" "$op" $COL_P50 %.3f)" \
@@ -144,8 +115,8 @@ table_rows > "$work/rows.md"
     echo "  awaits them all, repeated (latency per window: from its first call until all $WINDOW replies are in)."
     echo "- nexo-client: \`client.store.map.set(key, value)\` / \`.get(key)\` from the built package (\`$SDK_ENTRY\`),"
     echo "  against \`nexo --shards N\` for N in $SHARD_COUNTS with its default store durability (\`--store-fsync interval:1000\`)."
-    echo "- ioredis $(node -p "require('./$SDK/node_modules/ioredis/package.json').version") with default options (no auto-pipelining):"
-    echo "  \`redis.set(key, value)\` / \`redis.get(key)\`, against \`redis-server $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)\`"
+    echo "- ioredis $(package_version "$SDK" ioredis) with default options (no auto-pipelining):"
+    echo "  \`redis.set(key, value)\` / \`redis.get(key)\`, against \`redis-server $(redis_server_version)\`"
     echo "  with \`appendonly yes, appendfsync everysec\` (the same durability)."
     echo
     for shards in $SHARD_COUNTS; do

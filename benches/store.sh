@@ -70,7 +70,7 @@ row() {
     echo "  a $KEYSPACE-key space, $VALUE_BYTES-byte values."
     echo "- Nexo: \`nexo --shards N\` for N in $SHARD_COUNTS, with its default store durability (\`--store-fsync interval:1000\`), driven by"
     echo "  \`nexo-bench\` (one single-threaded poll loop, like redis-benchmark)."
-    echo "- Redis: \`redis-server $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)\` with \`appendonly yes, appendfsync everysec\`"
+    echo "- Redis: \`redis-server $(redis_server_version)\` with \`appendonly yes, appendfsync everysec\`"
     echo "  (the same durability), driven by \`redis-benchmark -c $CONNECTIONS -P $PIPELINE -r $KEYSPACE -d $VALUE_BYTES\`."
     echo
     echo "- With one shard Nexo serves from one core, like Redis. With one shard per CPU the shards share the cores with"

