@@ -46,6 +46,7 @@ pub mod payload;
 pub mod queue;
 pub mod reply;
 pub mod request;
+pub mod resp;
 pub mod stream;
 
 pub use error_code::ErrorCode;
