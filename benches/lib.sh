@@ -132,7 +132,7 @@ start_server() {
 launch_nexo() {
     local dir=$1 port=$2
     shift 2
-    "$NEXO_BIN" --host 127.0.0.1 --port "$port" --dashboard off --data-dir "$dir" "$@" >"$dir/server.log" 2>&1 &
+    NEXO_RESP_PORT=0 "$NEXO_BIN" --host 127.0.0.1 --port "$port" --dashboard off --data-dir "$dir" "$@" >"$dir/server.log" 2>&1 &
 }
 
 # launch_redis DIR PORT ARG...: starts redis-server in the background on 127.0.0.1:PORT, logging warnings only, its

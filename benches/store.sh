@@ -37,7 +37,7 @@ echo "$redis_csv"
 declare -A nexo_csv
 for shards in $SHARD_COUNTS; do
     nexo_port=$(free_port)
-    ./target/release/nexo --host 127.0.0.1 --port "$nexo_port" --dashboard off --shards "$shards" \
+    NEXO_RESP_PORT=0 ./target/release/nexo --host 127.0.0.1 --port "$nexo_port" --dashboard off --shards "$shards" \
         --data-dir "$work/nexo-$shards" >"$work/nexo-$shards.log" 2>&1 &
     nexo_pid=$!
     pids+=("$nexo_pid")

@@ -36,6 +36,8 @@ pub struct Config {
     pub host: IpAddr,
     /// Port of the native protocol; 0 asks the OS for a free port (tests).
     pub port: u16,
+    /// Port of the Redis-compatible RESP listener on `host`; `None` when disabled.
+    pub resp_port: Option<u16>,
     /// Address of the dashboard and its JSON API; `None` when disabled.
     pub dashboard: Option<SocketAddr>,
     /// Number of shards (one executor thread each), `1..=MAX_SHARDS`.
@@ -200,6 +202,14 @@ const PORT: OptionSpec = OptionSpec {
     default: DefaultValue::Text("7654"),
     help: "Port of the native protocol (0 picks a free port)",
 };
+const RESP_PORT: OptionSpec = OptionSpec {
+    name: "resp-port",
+    value_name: "<port>",
+    default: DefaultValue::Text("6379"),
+    help: "Port of the Redis-compatible RESP listener on --host (0 disables)",
+};
+/// `--resp-port` value that disables the RESP listener.
+const DISABLED_PORT: u16 = 0;
 const DASHBOARD: OptionSpec = OptionSpec {
     name: "dashboard",
     value_name: "<ip:port|off>",
@@ -316,9 +326,10 @@ const SHUTDOWN_GRACE_MS: OptionSpec = OptionSpec {
 };
 
 /// Every option, in `--help` order.
-const OPTIONS: [OptionSpec; 21] = [
+const OPTIONS: [OptionSpec; 22] = [
     HOST,
     PORT,
+    RESP_PORT,
     DASHBOARD,
     SHARDS,
     DATA_DIR,
@@ -387,6 +398,8 @@ fn build(raw: &RawValues<'_>) -> Result<Config, ConfigError> {
     Ok(Config {
         host: raw.parse(&HOST, parse_plain::<IpAddr>("an IP address such as 0.0.0.0 or ::1"))?,
         port: raw.parse(&PORT, parse_plain::<u16>("a port number 0..=65535"))?,
+        resp_port: Some(raw.parse(&RESP_PORT, parse_plain::<u16>("a port number 0..=65535 (0 disables)"))?)
+            .filter(|&port| port != DISABLED_PORT),
         dashboard: raw.parse(&DASHBOARD, parse_dashboard)?,
         shards: raw.parse(&SHARDS, parse_shards)?,
         data_dir: raw.parse(&DATA_DIR, parse_data_dir)?,

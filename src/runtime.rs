@@ -159,6 +159,9 @@ pub fn run(config: Config) -> Result<(), ServerError> {
         let bound = crate::dashboard::start(dashboard_address, inbox_senders).map_err(ServerError::Dashboard)?;
         println!("nexo dashboard on http://{bound}");
     }
+    if let Some(resp_port) = config.resp_port {
+        println!("nexo RESP (Redis protocol) on {}:{resp_port}", config.host);
+    }
     println!(
         "nexo {} listening on {address} ({shard_count} shards, data dir {}, store fsync {})",
         env!("CARGO_PKG_VERSION"),

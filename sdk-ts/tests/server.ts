@@ -52,7 +52,9 @@ export class TestServer {
     const args = ['--host', '127.0.0.1', '--port', String(options.port ?? 0), '--dashboard', 'off'];
     args.push('--data-dir', dataDir, '--shards', String(options.shards ?? 4), ...(options.args ?? []));
     const stderr = process.env[SERVER_LOG_VARIABLE] === '1' ? 'inherit' : 'ignore';
-    const child = spawn(NEXO_BINARY, args, { stdio: ['ignore', 'pipe', stderr] });
+    // RESP off through the environment, so a test's own `--resp-port` flag wins.
+    const env = { ...process.env, NEXO_RESP_PORT: '0' };
+    const child = spawn(NEXO_BINARY, args, { stdio: ['ignore', 'pipe', stderr], env });
     const port = await listeningPort(child);
     return new TestServer(child, port, dataDir, ownsDataDir);
   }

@@ -82,9 +82,10 @@ fn every_option_reads_its_env_var() {
 }
 
 /// One invalid value per option; the error must name the flag and the env var, whichever supplied it.
-const INVALID: [(&str, &str); 21] = [
+const INVALID: [(&str, &str); 22] = [
     ("host", "localhost"),
     ("port", "65536"),
+    ("resp-port", "http"),
     ("dashboard", "8080"),
     ("shards", "0"),
     ("data-dir", ""),

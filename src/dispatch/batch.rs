@@ -11,6 +11,7 @@ use super::mesh::{ShardMessage, ShardResult};
 use super::op::{OpReply, ShardOp};
 use super::pubsub::{self, plan_pubsub_request, PubSubAssemble};
 use super::queue_requests::{self, is_queue_request, plan_queue_request};
+use super::resp::{self, RespForm};
 use super::session::Session;
 use super::store::{self, plan_store_request, StoreAssemble};
 use super::stream_requests::{self, is_stream_request, plan_stream_request};
@@ -31,6 +32,8 @@ pub struct BatchOutcome {
     /// The batch stopped early (at [`MAX_BATCH_REQUESTS`], or at a request that runs alone): more whole frames may
     /// wait in the input.
     pub full: bool,
+    /// The client asked to close the connection once the responses are written (RESP `QUIT`).
+    pub quit: bool,
 }
 
 /// Decodes the whole frames at the front of `input` (at most [`MAX_BATCH_REQUESTS`]), executes them and appends
@@ -72,7 +75,7 @@ pub async fn process(core: &ShardCore, session: &mut Session, input: &[u8], out:
     let full = more || batch.entries.len() == MAX_BATCH_REQUESTS;
     batch.execute(core).await;
     batch.encode(out);
-    BatchOutcome { consumed, close, full }
+    BatchOutcome { consumed, close, full, quit: false }
 }
 
 /// Where one op's reply will be found: the shard that ran it and its index in that shard's reply list.
@@ -99,9 +102,15 @@ pub(super) enum Assemble {
     Stream,
 }
 
+/// How a request's answer is written back: as a native reply frame, or in RESP.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Render {
+    Native { opcode: u16, request_id: u32 },
+    Resp(RespForm),
+}
+
 struct Entry {
-    opcode: u16,
-    request_id: u32,
+    render: Render,
     outcome: Outcome,
 }
 
@@ -115,7 +124,7 @@ pub(super) struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    fn new(shard_count: usize) -> Batch<'a> {
+    pub(super) fn new(shard_count: usize) -> Batch<'a> {
         Batch {
             entries: Vec::new(),
             slots: Vec::new(),
@@ -126,8 +135,43 @@ impl<'a> Batch<'a> {
     }
 
     fn push_error(&mut self, header: &FrameHeader, error: ErrorReply) {
-        let outcome = Outcome::Failed(error);
-        self.entries.push(Entry { opcode: header.opcode, request_id: header.request_id, outcome });
+        self.push_outcome(native(header), Outcome::Failed(error));
+    }
+
+    fn push_outcome(&mut self, render: Render, outcome: Outcome) {
+        self.entries.push(Entry { render, outcome });
+    }
+
+    /// Requests so far.
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Adds an answer known without running anything.
+    pub(super) fn add_ready(&mut self, render: Render, reply: Result<Reply, ErrorReply>) {
+        let outcome = match reply {
+            Ok(reply) => Outcome::Ready(reply),
+            Err(error) => Outcome::Failed(error),
+        };
+        self.push_outcome(render, outcome);
+    }
+
+    /// Adds a decoded request: its ops are routed now, its answer is written with `render`.
+    pub(super) fn add_request(
+        &mut self,
+        core: &ShardCore,
+        session: &mut Session,
+        request: Request<'a>,
+        render: Render,
+    ) {
+        let entry_count = self.entries.len();
+        match self.plan(core, session, request) {
+            Ok(outcome) => self.push_outcome(render, outcome),
+            Err(error) => {
+                self.entries.truncate(entry_count);
+                self.push_outcome(render, Outcome::Failed(error));
+            }
+        }
     }
 
     fn add_frame(&mut self, core: &ShardCore, session: &mut Session, header: &FrameHeader, payload: &'a [u8]) {
@@ -146,7 +190,13 @@ impl<'a> Batch<'a> {
         payload: &'a [u8],
     ) -> Result<(), ErrorReply> {
         let request = decode_request(session, header, payload)?;
-        let outcome = match request {
+        let outcome = self.plan(core, session, request)?;
+        self.push_outcome(native(header), outcome);
+        Ok(())
+    }
+
+    fn plan(&mut self, core: &ShardCore, session: &mut Session, request: Request<'a>) -> Result<Outcome, ErrorReply> {
+        Ok(match request {
             Request::Hello { .. } | Request::Ping { .. } => Outcome::Ready(session.handle(core, &request)?),
             Request::PubSubPublish { .. } | Request::PubSubClearRetained { .. } => {
                 let (assemble, slots) = plan_pubsub_request(self, core, request)?;
@@ -164,9 +214,7 @@ impl<'a> Batch<'a> {
                 let (assemble, slots) = plan_store_request(self, core, store_request)?;
                 Outcome::Routed { assemble: Assemble::Store(assemble), slots }
             }
-        };
-        self.entries.push(Entry { opcode: header.opcode, request_id: header.request_id, outcome });
-        Ok(())
+        })
     }
 
     /// Queues `op` for `shard` and returns where its reply will be.
@@ -187,7 +235,7 @@ impl<'a> Batch<'a> {
         self.slots.len()
     }
 
-    async fn execute(&mut self, core: &ShardCore) {
+    pub(super) async fn execute(&mut self, core: &ShardCore) {
         let mut pending = Vec::new();
         for (shard, ops) in self.remote_ops.iter_mut().enumerate() {
             if ops.is_empty() {
@@ -220,7 +268,7 @@ impl<'a> Batch<'a> {
         durability
     }
 
-    fn encode(self, out: &mut Vec<u8>) {
+    pub(super) fn encode(self, out: &mut Vec<u8>) {
         let Batch { entries, slots, mut results, .. } = self;
         for entry in entries {
             let reply = match entry.outcome {
@@ -236,12 +284,19 @@ impl<'a> Batch<'a> {
                     }
                 }
             };
-            match reply {
-                Ok(reply) => reply.encode(entry.opcode, entry.request_id, out),
-                Err(error) => encode_error(entry.opcode, entry.request_id, error.code, &error.message, out),
+            match entry.render {
+                Render::Native { opcode, request_id } => match reply {
+                    Ok(reply) => reply.encode(opcode, request_id, out),
+                    Err(error) => encode_error(opcode, request_id, error.code, &error.message, out),
+                },
+                Render::Resp(form) => resp::render(form, reply, out),
             }
         }
     }
+}
+
+fn native(header: &FrameHeader) -> Render {
+    Render::Native { opcode: header.opcode, request_id: header.request_id }
 }
 
 /// Checks a frame is a request this session may send and decodes it.

@@ -45,6 +45,19 @@ impl Session {
         self.connection
     }
 
+    /// Whether the connection may send more than its handshake.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// Checks `token` against the server's auth token (RESP `AUTH`); authenticates the session when it matches.
+    pub fn authenticate(&mut self, core: &ShardCore, token: &[u8]) -> bool {
+        let matches =
+            core.config.auth_token.as_ref().is_some_and(|expected| constant_time_eq(expected.as_bytes(), token));
+        self.authenticated |= matches;
+        matches
+    }
+
     /// The name the client gave in `Hello`, if any.
     pub fn client_name(&self) -> Option<&str> {
         self.client_name.as_deref()

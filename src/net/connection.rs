@@ -5,6 +5,7 @@ use super::listener::ConnectionGuard;
 use super::outbox::{Outbox, Ready};
 use crate::dispatch::{self, Session, ShardCore};
 use crate::protocol::reply::encode_error;
+use crate::protocol::resp::write_error;
 use crate::protocol::ErrorCode;
 use futures_lite::future::or;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -25,6 +26,15 @@ enum End {
     Io(std::io::Error),
 }
 
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Nexo's binary frames (`docs/protocol.md`).
+    Native,
+    /// Redis' RESP.
+    Resp,
+}
+
 /// What woke the connection task.
 enum Wake {
     Read(std::io::Result<usize>),
@@ -35,14 +45,20 @@ enum Wake {
 /// Serves `stream` until the client closes it, the server shuts down (after finishing the batch in flight), a
 /// framing error forces a close (after its error reply is written), or a slow subscriber is evicted.
 /// The guard keeps the connection counted as live until this task ends.
-pub async fn serve(core: Rc<ShardCore>, stream: TcpStream, shutdown: flume::Receiver<()>, _live: ConnectionGuard) {
+pub async fn serve(
+    core: Rc<ShardCore>,
+    stream: TcpStream,
+    protocol: Protocol,
+    shutdown: flume::Receiver<()>,
+    _live: ConnectionGuard,
+) {
     let peer = stream.peer_addr().map(|addr| addr.to_string()).unwrap_or_default();
     if let Err(error) = stream.set_nodelay(true) {
         eprintln!("nexo: shard {}: cannot set TCP_NODELAY for {peer}: {error}", core.shard_id);
     }
     let outbox = Rc::new(Outbox::new(core.config.pubsub_output_buffer_bytes, core.config.pubsub_slow_consumer));
     let mut session = Session::new(&core, Rc::clone(&outbox));
-    let end = run(&core, stream, &mut session, &outbox, &shutdown).await;
+    let end = run(&core, stream, protocol, &mut session, &outbox, &shutdown).await;
     dispatch::disconnect(&core, &session).await;
     match end {
         End::ClientClosed | End::ServerShutdown => {}
@@ -58,13 +74,16 @@ pub async fn serve(core: Rc<ShardCore>, stream: TcpStream, shutdown: flume::Rece
 }
 
 /// Tells a connection over the limit why it is refused, then closes it.
-pub async fn refuse(core: Rc<ShardCore>, mut stream: TcpStream) {
+pub async fn refuse(core: Rc<ShardCore>, mut stream: TcpStream, protocol: Protocol) {
     let message = format!(
         "the server is at its limit of {} connections (--max-connections); retry later",
         core.config.max_connections
     );
     let mut frame = Vec::new();
-    encode_error(NO_OPCODE, NO_REQUEST_ID, ErrorCode::TooManyConnections, &message, &mut frame);
+    match protocol {
+        Protocol::Native => encode_error(NO_OPCODE, NO_REQUEST_ID, ErrorCode::TooManyConnections, &message, &mut frame),
+        Protocol::Resp => write_error(&mut frame, &format!("ERR max number of clients reached: {message}")),
+    }
     // Best effort: the refusal is a courtesy to a client the server will not serve anyway.
     let _ = stream.write_all(&frame).await;
     let _ = stream.close().await;
@@ -73,6 +92,7 @@ pub async fn refuse(core: Rc<ShardCore>, mut stream: TcpStream) {
 async fn run(
     core: &ShardCore,
     mut stream: TcpStream,
+    protocol: Protocol,
     session: &mut Session,
     outbox: &Outbox,
     shutdown: &flume::Receiver<()>,
@@ -106,7 +126,12 @@ async fn run(
         };
         input.commit(read_len);
         loop {
-            let processing = dispatch::process(core, session, input.filled(), &mut output);
+            let processing = async {
+                match protocol {
+                    Protocol::Native => dispatch::process(core, session, input.filled(), &mut output).await,
+                    Protocol::Resp => dispatch::process_resp(core, session, input.filled(), &mut output).await,
+                }
+            };
             let outcome = match push_while(processing, &mut stream, outbox, &mut pushes).await {
                 Ok(outcome) => outcome,
                 Err(end) => return end,
@@ -117,6 +142,11 @@ async fn run(
                     return end;
                 }
                 output.clear();
+            }
+            if outcome.quit {
+                // Best effort: the client asked to close and has its last answer.
+                let _ = stream.close().await;
+                return End::ClientClosed;
             }
             if outcome.close {
                 // Best effort: the error reply is already written; the peer may have gone.

@@ -1,6 +1,6 @@
 //! The accept loop of one shard and the count of its live connections.
 
-use super::connection;
+use super::connection::{self, Protocol};
 use crate::dispatch::ShardCore;
 use futures_lite::future::or;
 use glommio::net::TcpListener;
@@ -39,9 +39,15 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// Accepts connections until the shutdown sender is dropped, spawning one task per connection. Beyond this
-/// shard's share of `--max-connections` a connection is told why and closed.
-pub async fn accept_loop(core: Rc<ShardCore>, listener: TcpListener, shutdown: flume::Receiver<()>) {
+/// Accepts connections speaking `protocol` until the shutdown sender is dropped, spawning one task per connection.
+/// Beyond this shard's share of `--max-connections` (native and RESP together) a connection is told why and
+/// closed.
+pub async fn accept_loop(
+    core: Rc<ShardCore>,
+    listener: TcpListener,
+    protocol: Protocol,
+    shutdown: flume::Receiver<()>,
+) {
     let limit = core.config.max_connections.div_ceil(core.shard_count);
     loop {
         let accepted = or(async { Some(listener.accept().await) }, async {
@@ -53,10 +59,11 @@ pub async fn accept_loop(core: Rc<ShardCore>, listener: TcpListener, shutdown: f
         match accepted {
             None => return,
             Some(Ok(stream)) if core.connections.live() >= limit => {
-                glommio::spawn_local(connection::refuse(Rc::clone(&core), stream)).detach();
+                glommio::spawn_local(connection::refuse(Rc::clone(&core), stream, protocol)).detach();
             }
             Some(Ok(stream)) => {
-                let task = connection::serve(Rc::clone(&core), stream, shutdown.clone(), core.connections.enter());
+                let live = core.connections.enter();
+                let task = connection::serve(Rc::clone(&core), stream, protocol, shutdown.clone(), live);
                 glommio::spawn_local(task).detach();
             }
             Some(Err(error)) => {

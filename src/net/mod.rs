@@ -8,5 +8,6 @@ mod connection;
 mod listener;
 mod outbox;
 
+pub use connection::Protocol;
 pub use listener::{accept_loop, ConnectionTracker};
 pub use outbox::{Outbox, Queued, Ready};

@@ -6,7 +6,7 @@ use super::{
 use crate::clock;
 use crate::config::Config;
 use crate::dispatch::{run_courier, run_timers, serve_inbox, Persisted, QueueHub, ShardCore, ShardMessage, StreamHub};
-use crate::net::{accept_loop, ConnectionTracker};
+use crate::net::{accept_loop, ConnectionTracker, Protocol};
 use crate::persist::queue as queue_files;
 use crate::persist::stream::{self as stream_files, RecoveredStream, StreamFiles};
 use crate::persist::{FsyncPolicy, KeyspacePlan, PersistError, RecoveryReport, StorePersistence};
@@ -109,6 +109,18 @@ async fn run_shard(seed: ShardSeed) {
         }
     };
 
+    let resp_listener = match config.resp_port.map(|port| TcpListener::bind((config.host, port))) {
+        None => None,
+        Some(Ok(listener)) => Some(listener),
+        Some(Err(error)) => {
+            let message = format!(
+                "cannot listen for RESP on {}:{}: {error} (choose another --resp-port, or 0 to disable it)",
+                config.host,
+                config.resp_port.unwrap_or_default()
+            );
+            return report(Event::Failed { shard: shard_id, message });
+        }
+    };
     let grace = Duration::from_millis(config.shutdown_grace_ms);
     let core = ShardCore::new(shard_id, config, store, retained, inboxes, queues, streams);
     let stream_names: Vec<String> = core.streams.borrow().names().cloned().collect();
@@ -119,7 +131,10 @@ async fn run_shard(seed: ShardSeed) {
     glommio::spawn_local(expire_keys(Rc::clone(&core), shutdown.clone())).detach();
     glommio::spawn_local(run_courier(Rc::clone(&core))).detach();
     glommio::spawn_local(run_timers(Rc::clone(&core), shutdown.clone())).detach();
-    accept_loop(Rc::clone(&core), listener, shutdown).await;
+    if let Some(resp_listener) = resp_listener {
+        glommio::spawn_local(accept_loop(Rc::clone(&core), resp_listener, Protocol::Resp, shutdown.clone())).detach();
+    }
+    accept_loop(Rc::clone(&core), listener, Protocol::Native, shutdown).await;
     drain(&core.connections, grace).await;
     report(Event::Drained { shard: shard_id });
     // Other shards may still forward requests here until every shard has drained; the inbox task keeps serving

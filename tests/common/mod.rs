@@ -95,10 +95,13 @@ impl Server {
     }
 }
 
-/// The `nexo` binary on 127.0.0.1, port 0, with `--dashboard <dashboard>` and `--data-dir <data_dir>`.
+/// The `nexo` binary on 127.0.0.1, port 0, RESP off (tests that want it pass `--resp-port`), with
+/// `--dashboard <dashboard>` and `--data-dir <data_dir>`.
 pub fn nexo_command(data_dir: &Path, dashboard: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_nexo"));
     command.args(["--host", "127.0.0.1", "--port", "0", "--dashboard", dashboard, "--data-dir"]).arg(data_dir);
+    // Through the environment, so a test's own `--resp-port` flag wins.
+    command.env("NEXO_RESP_PORT", "0");
     command
 }
 

@@ -1,0 +1,292 @@
+//! Redis commands as native requests: arity checked against a table like Redis' own, options parsed with Redis'
+//! rules and error messages, and each command's answer form chosen for `render`.
+
+use super::render::RespForm;
+use crate::clock;
+use crate::dispatch::core::ShardCore;
+use crate::dispatch::errors::ErrorReply;
+use crate::dispatch::session::Session;
+use crate::protocol::resp::write_bulk;
+use crate::protocol::{ErrorCode, Reply, Request, SetCondition, WireValue};
+use nexo_shards::value::ContentTag;
+
+/// What a command becomes.
+pub(super) enum Planned<'a> {
+    /// An answer that needs no engine.
+    Ready(Reply, RespForm),
+    /// A request to run, answered in this form.
+    Request(Request<'a>, RespForm),
+    /// An answer, after which the connection closes (`QUIT`).
+    Quit(Reply, RespForm),
+}
+
+/// Every command served, with its arity as Redis counts it (the name included): positive means exactly that many
+/// arguments, negative at least that many.
+const COMMANDS: &[(&str, i32)] = &[
+    ("PING", -1),
+    ("ECHO", 2),
+    ("QUIT", -1),
+    ("SELECT", 2),
+    ("AUTH", -2),
+    ("GET", 2),
+    ("SET", -3),
+    ("SETNX", 3),
+    ("SETEX", 4),
+    ("PSETEX", 4),
+    ("DEL", -2),
+    ("UNLINK", -2),
+    ("EXISTS", -2),
+    ("EXPIRE", 3),
+    ("PEXPIRE", 3),
+    ("EXPIREAT", 3),
+    ("PEXPIREAT", 3),
+    ("TTL", 2),
+    ("PTTL", 2),
+    ("PERSIST", 2),
+    ("TYPE", 2),
+    ("INCR", 2),
+    ("DECR", 2),
+    ("INCRBY", 3),
+    ("DECRBY", 3),
+    ("MGET", -2),
+    ("MSET", -3),
+    ("DBSIZE", 1),
+    ("FLUSHALL", -1),
+    ("FLUSHDB", -1),
+    ("PUBLISH", 3),
+];
+
+/// Commands a client may send before it authenticated.
+const BEFORE_AUTH: [&str; 2] = ["AUTH", "QUIT"];
+/// The only database number there is.
+const ONLY_DATABASE: i64 = 0;
+/// The user name `AUTH user password` must give (Redis' default user).
+const DEFAULT_USER: &[u8] = b"default";
+/// Most bytes of the arguments an unknown-command error quotes (Redis quotes at most 128).
+const UNKNOWN_COMMAND_ARGS_BYTES: usize = 128;
+/// A TTL for an absolute expiry time already past: the key expires at once, as Redis deletes it.
+const ALREADY_EXPIRED_TTL_MS: u64 = 1;
+const MS_PER_SECOND: u64 = 1000;
+
+/// Maps one command (arguments as received, the name first and non-empty) to what runs.
+pub(super) fn plan<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]]) -> Result<Planned<'a>, ErrorReply> {
+    let name = String::from_utf8_lossy(args[0]).to_ascii_uppercase();
+    let Some(&(_, arity)) = COMMANDS.iter().find(|(known, _)| *known == name) else {
+        return Err(unknown_command(args));
+    };
+    let count = args.len() as i64;
+    let arity = i64::from(arity);
+    if (arity > 0 && count != arity) || (arity < 0 && count < -arity) {
+        return Err(redis_error(format!("ERR wrong number of arguments for '{}' command", name.to_lowercase())));
+    }
+    if !session.is_authenticated() && !BEFORE_AUTH.contains(&name.as_str()) {
+        return Err(ErrorReply::new(ErrorCode::AuthRequired, "authentication required"));
+    }
+    let request = |request, form| Ok(Planned::Request(request, form));
+    let now_ms = clock::now_ms();
+    match name.as_str() {
+        "PING" => match args {
+            [_] => Ok(ready_raw(b"+PONG\r\n".to_vec())),
+            [_, message] => Ok(ready_raw(bulk(message))),
+            _ => Err(redis_error("ERR wrong number of arguments for 'ping' command")),
+        },
+        "ECHO" => Ok(ready_raw(bulk(args[1]))),
+        "QUIT" => Ok(Planned::Quit(Reply::Empty, RespForm::Ok)),
+        "SELECT" => match integer(args[1])? {
+            ONLY_DATABASE => Ok(Planned::Ready(Reply::Empty, RespForm::Ok)),
+            _ => Err(redis_error("ERR DB index is out of range")),
+        },
+        "AUTH" => auth(core, session, &args[1..]),
+        "GET" => request(Request::StoreGet { key: key(args[1])? }, RespForm::Bulk),
+        "SET" => set(args, now_ms),
+        "SETNX" => request(store_set(args[1], args[2], SetCondition::IfAbsent, 0)?, RespForm::Integer),
+        "SETEX" | "PSETEX" => {
+            let unit = if name == "SETEX" { MS_PER_SECOND } else { 1 };
+            let ttl_ms = positive(args[2], unit, &name)?;
+            request(store_set(args[1], args[3], SetCondition::Always, ttl_ms)?, RespForm::Ok)
+        }
+        "DEL" | "UNLINK" => request(Request::StoreDel { keys: keys(&args[1..])? }, RespForm::Integer),
+        "EXISTS" => request(Request::StoreExists { keys: keys(&args[1..])? }, RespForm::Integer),
+        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => expire(&name, args, now_ms),
+        "TTL" => request(Request::StoreTtl { key: key(args[1])? }, RespForm::TtlSeconds),
+        "PTTL" => request(Request::StoreTtl { key: key(args[1])? }, RespForm::Integer),
+        "PERSIST" => request(Request::StorePersist { key: key(args[1])? }, RespForm::Integer),
+        "TYPE" => request(Request::StoreExists { keys: vec![key(args[1])?] }, RespForm::Type),
+        "INCR" => request(Request::StoreIncrBy { key: key(args[1])?, delta: 1 }, RespForm::Integer),
+        "DECR" => request(Request::StoreIncrBy { key: key(args[1])?, delta: -1 }, RespForm::Integer),
+        "INCRBY" => request(Request::StoreIncrBy { key: key(args[1])?, delta: integer(args[2])? }, RespForm::Integer),
+        "DECRBY" => {
+            let delta = integer(args[2])?.checked_neg().ok_or_else(|| redis_error("ERR decrement would overflow"))?;
+            request(Request::StoreIncrBy { key: key(args[1])?, delta }, RespForm::Integer)
+        }
+        "MGET" => request(Request::StoreMget { keys: keys(&args[1..])? }, RespForm::Bulks),
+        "MSET" => {
+            if args.len() % 2 == 0 {
+                return Err(redis_error("ERR wrong number of arguments for 'mset' command"));
+            }
+            let entries =
+                args[1..].chunks(2).map(|pair| Ok((key(pair[0])?, raw(pair[1])))).collect::<Result<_, ErrorReply>>()?;
+            request(Request::StoreMset { entries }, RespForm::Ok)
+        }
+        "DBSIZE" => request(Request::StoreDbsize, RespForm::Integer),
+        "FLUSHALL" | "FLUSHDB" => match args.get(1).map(|mode| mode.to_ascii_uppercase()) {
+            None => request(Request::StoreFlushAll, RespForm::Ok),
+            Some(mode) if mode == b"SYNC" || mode == b"ASYNC" => request(Request::StoreFlushAll, RespForm::Ok),
+            Some(_) => Err(syntax_error()),
+        },
+        "PUBLISH" => {
+            let topic = text(args[1], "a channel")?;
+            request(Request::PubSubPublish { topic, value: raw(args[2]), retain: false, ttl_ms: 0 }, RespForm::Integer)
+        }
+        _ => Err(unknown_command(args)),
+    }
+}
+
+/// `SET key value [NX | XX] [EX s | PX ms | EXAT unix-s | PXAT unix-ms]`.
+fn set<'a>(args: &[&'a [u8]], now_ms: u64) -> Result<Planned<'a>, ErrorReply> {
+    let mut condition = SetCondition::Always;
+    let mut ttl_ms = None;
+    let mut options = args[3..].iter();
+    while let Some(option) = options.next() {
+        let option = option.to_ascii_uppercase();
+        match option.as_slice() {
+            b"NX" | b"XX" if condition != SetCondition::Always => return Err(syntax_error()),
+            b"NX" => condition = SetCondition::IfAbsent,
+            b"XX" => condition = SetCondition::IfPresent,
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if ttl_ms.is_some() => return Err(syntax_error()),
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" => {
+                let value = options.next().ok_or_else(syntax_error)?;
+                let unit = if option.starts_with(b"E") { MS_PER_SECOND } else { 1 };
+                let amount = positive(value, unit, "set")?;
+                ttl_ms = Some(if option.ends_with(b"AT") { relative(amount, now_ms) } else { amount });
+            }
+            b"KEEPTTL" | b"GET" => {
+                return Err(redis_error(format!(
+                    "ERR SET {} is not supported by this server yet",
+                    String::from_utf8_lossy(&option)
+                )))
+            }
+            _ => return Err(syntax_error()),
+        }
+    }
+    let form = if condition == SetCondition::Always { RespForm::Ok } else { RespForm::SetResult };
+    Ok(Planned::Request(store_set(args[1], args[2], condition, ttl_ms.unwrap_or(0))?, form))
+}
+
+/// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`: a time in the past (or not positive) deletes the key, like Redis.
+fn expire<'a>(name: &str, args: &[&'a [u8]], now_ms: u64) -> Result<Planned<'a>, ErrorReply> {
+    let key = key(args[1])?;
+    let amount = integer(args[2])?;
+    let unit = if name.starts_with('P') { 1 } else { MS_PER_SECOND as i64 };
+    let amount_ms = amount.checked_mul(unit).ok_or_else(|| invalid_expire(name))?;
+    let ttl_ms = if name.ends_with("AT") { amount_ms.saturating_sub(now_ms as i64) } else { amount_ms };
+    if ttl_ms <= 0 {
+        return Ok(Planned::Request(Request::StoreDel { keys: vec![key] }, RespForm::Integer));
+    }
+    Ok(Planned::Request(Request::StoreExpire { key, ttl_ms: ttl_ms as u64 }, RespForm::Integer))
+}
+
+/// `AUTH password` or `AUTH default password`.
+fn auth<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]]) -> Result<Planned<'a>, ErrorReply> {
+    let password = match args {
+        [password] => password,
+        [user, password] if *user == DEFAULT_USER => password,
+        [_, _] => return Err(ErrorReply::new(ErrorCode::AuthFailed, "unknown user")),
+        _ => return Err(syntax_error()),
+    };
+    if core.config.auth_token.is_none() {
+        return Err(redis_error(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your \
+             configuration is correct?",
+        ));
+    }
+    if session.authenticate(core, password) {
+        Ok(Planned::Ready(Reply::Empty, RespForm::Ok))
+    } else {
+        Err(ErrorReply::new(ErrorCode::AuthFailed, "wrong auth token"))
+    }
+}
+
+fn store_set<'a>(
+    key: &'a [u8],
+    value: &'a [u8],
+    condition: SetCondition,
+    ttl_ms: u64,
+) -> Result<Request<'a>, ErrorReply> {
+    Ok(Request::StoreSet { key: self::key(key)?, value: raw(value), condition, ttl_ms })
+}
+
+/// A value as RESP gives it: bytes without a content type.
+fn raw(bytes: &[u8]) -> WireValue<'_> {
+    WireValue { tag: ContentTag::Raw, bytes }
+}
+
+fn key(bytes: &[u8]) -> Result<&str, ErrorReply> {
+    text(bytes, "a key")
+}
+
+fn keys<'a>(args: &[&'a [u8]]) -> Result<Vec<&'a str>, ErrorReply> {
+    args.iter().map(|bytes| key(bytes)).collect()
+}
+
+/// Keys and channels are UTF-8 text in Nexo (the native protocol and the SDK carry them as strings).
+fn text<'a>(bytes: &'a [u8], what: &str) -> Result<&'a str, ErrorReply> {
+    std::str::from_utf8(bytes).map_err(|_| redis_error(format!("ERR {what} must be UTF-8 text on this server")))
+}
+
+fn integer(bytes: &[u8]) -> Result<i64, ErrorReply> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| ErrorReply::new(ErrorCode::NotAnInteger, "not an integer"))
+}
+
+/// A positive amount of `unit` milliseconds, or Redis' invalid-expire error for `command`.
+fn positive(bytes: &[u8], unit: u64, command: &str) -> Result<u64, ErrorReply> {
+    let amount = integer(bytes)?;
+    u64::try_from(amount)
+        .ok()
+        .filter(|&amount| amount > 0)
+        .and_then(|amount| amount.checked_mul(unit))
+        .ok_or_else(|| invalid_expire(command))
+}
+
+/// The TTL that reaches the absolute time `at_ms`.
+fn relative(at_ms: u64, now_ms: u64) -> u64 {
+    at_ms.checked_sub(now_ms).filter(|&ttl| ttl > 0).unwrap_or(ALREADY_EXPIRED_TTL_MS)
+}
+
+fn invalid_expire(command: &str) -> ErrorReply {
+    redis_error(format!("ERR invalid expire time in '{}' command", command.to_lowercase()))
+}
+
+fn syntax_error() -> ErrorReply {
+    redis_error("ERR syntax error")
+}
+
+fn redis_error(message: impl Into<String>) -> ErrorReply {
+    ErrorReply::new(ErrorCode::InvalidArgument, message)
+}
+
+/// Redis' answer to a command it does not know, quoting the start of its arguments.
+fn unknown_command(args: &[&[u8]]) -> ErrorReply {
+    let mut quoted = String::new();
+    for arg in &args[1..] {
+        if quoted.len() >= UNKNOWN_COMMAND_ARGS_BYTES {
+            break;
+        }
+        quoted.push_str(&format!("'{}' ", String::from_utf8_lossy(arg)));
+    }
+    let name = String::from_utf8_lossy(args[0]);
+    redis_error(format!("ERR unknown command '{name}', with args beginning with: {quoted}"))
+}
+
+fn ready_raw<'a>(bytes: Vec<u8>) -> Planned<'a> {
+    Planned::Ready(Reply::Bytes(bytes), RespForm::Raw)
+}
+
+fn bulk(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_bulk(&mut out, bytes);
+    out
+}

@@ -1,0 +1,236 @@
+//! The Redis front door over real TCP: commands and their exact answers, pipelines, inline commands, errors that
+//! keep the connection, framing errors that close it, AUTH, QUIT, and one store shared with the native protocol.
+
+mod common;
+
+use common::{get_text, set_text, Server};
+use nexo::protocol::resp::{parse_value, write_command, RespValue};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// How long a test waits for an answer.
+const PATIENCE: Duration = Duration::from_secs(10);
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// A port nothing listens on right now, for `--resp-port`.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port()
+}
+
+/// A server with its RESP port, and that port's address.
+fn start(dir: &TempDir, extra: &[&str]) -> (Server, SocketAddr) {
+    let port = free_port();
+    let mut args = vec!["--shards", "3", "--resp-port"];
+    let port_text = port.to_string();
+    args.push(&port_text);
+    args.extend_from_slice(extra);
+    let server = Server::start(dir.path(), &args);
+    (server, SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// A RESP connection that sends commands and reads whole values.
+struct Redis {
+    stream: TcpStream,
+    received: Vec<u8>,
+}
+
+impl Redis {
+    fn connect(address: SocketAddr) -> Redis {
+        let stream = TcpStream::connect(address).expect("connects to the RESP port");
+        stream.set_read_timeout(Some(PATIENCE)).expect("a read timeout");
+        Redis { stream, received: Vec::new() }
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    fn send(&mut self, args: &[&str]) {
+        let mut out = Vec::new();
+        write_command(&mut out, args);
+        self.send_raw(&out);
+    }
+
+    /// The next value, or `None` when the server closed the connection.
+    fn receive(&mut self) -> Option<RespValue> {
+        loop {
+            if let Some((value, used)) = parse_value(&self.received).expect("well-formed RESP") {
+                self.received.drain(..used);
+                return Some(value);
+            }
+            let mut chunk = vec![0; READ_CHUNK];
+            let read = self.stream.read(&mut chunk).expect("read");
+            if read == 0 {
+                return None;
+            }
+            self.received.extend_from_slice(&chunk[..read]);
+        }
+    }
+
+    fn call(&mut self, args: &[&str]) -> RespValue {
+        self.send(args);
+        self.receive().expect("an answer")
+    }
+}
+
+fn simple(text: &str) -> RespValue {
+    RespValue::Simple(text.to_owned())
+}
+
+fn bulk(text: &str) -> RespValue {
+    RespValue::Bulk(Some(text.as_bytes().to_vec()))
+}
+
+fn error(text: &str) -> RespValue {
+    RespValue::Error(text.to_owned())
+}
+
+#[test]
+fn store_commands_answer_like_redis() {
+    let dir = TempDir::new().expect("temp dir");
+    let (_server, address) = start(&dir, &[]);
+    let mut redis = Redis::connect(address);
+    let cases: Vec<(Vec<&str>, RespValue)> = vec![
+        (vec!["PING"], simple("PONG")),
+        (vec!["ping", "hello"], bulk("hello")),
+        (vec!["ECHO", "a b"], bulk("a b")),
+        (vec!["SELECT", "0"], simple("OK")),
+        (vec!["SELECT", "1"], error("ERR DB index is out of range")),
+        (vec!["SET", "k", "v"], simple("OK")),
+        (vec!["GET", "k"], bulk("v")),
+        (vec!["GET", "missing"], RespValue::Bulk(None)),
+        (vec!["SET", "k", "other", "NX"], RespValue::Bulk(None)),
+        (vec!["SET", "k", "new", "XX"], simple("OK")),
+        (vec!["SET", "absent", "x", "XX"], RespValue::Bulk(None)),
+        (vec!["SETNX", "k", "x"], RespValue::Integer(0)),
+        (vec!["SETNX", "fresh", "x"], RespValue::Integer(1)),
+        (vec!["TTL", "k"], RespValue::Integer(-1)),
+        (vec!["TTL", "missing"], RespValue::Integer(-2)),
+        (vec!["EXPIRE", "k", "100"], RespValue::Integer(1)),
+        (vec!["TTL", "k"], RespValue::Integer(100)),
+        (vec!["PERSIST", "k"], RespValue::Integer(1)),
+        (vec!["PTTL", "k"], RespValue::Integer(-1)),
+        (vec!["SETEX", "temp", "50", "x"], simple("OK")),
+        (vec!["TTL", "temp"], RespValue::Integer(50)),
+        (vec!["SET", "temp", "x", "EX", "0"], error("ERR invalid expire time in 'set' command")),
+        (vec!["SET", "temp", "x", "EX"], error("ERR syntax error")),
+        (vec!["SET", "temp", "x", "NX", "XX"], error("ERR syntax error")),
+        (vec!["EXPIRE", "temp", "-1"], RespValue::Integer(1)),
+        (vec!["EXISTS", "temp"], RespValue::Integer(0)),
+        (vec!["TYPE", "k"], simple("string")),
+        (vec!["TYPE", "missing"], simple("none")),
+        (vec!["INCR", "n"], RespValue::Integer(1)),
+        (vec!["INCRBY", "n", "41"], RespValue::Integer(42)),
+        (vec!["DECR", "n"], RespValue::Integer(41)),
+        (vec!["DECRBY", "n", "40"], RespValue::Integer(1)),
+        (vec!["INCR", "k"], error("ERR value is not an integer or out of range")),
+        (vec!["INCRBY", "n", "x"], error("ERR value is not an integer or out of range")),
+        (vec!["MSET", "a", "1", "b", "2"], simple("OK")),
+        (vec!["MSET", "a", "1", "b"], error("ERR wrong number of arguments for 'mset' command")),
+        (vec!["MGET", "a", "missing", "b"], RespValue::Array(Some(vec![bulk("1"), RespValue::Bulk(None), bulk("2")]))),
+        (vec!["EXISTS", "a", "a", "missing"], RespValue::Integer(2)),
+        (vec!["DBSIZE"], RespValue::Integer(5)),
+        (vec!["DEL", "a", "b", "missing"], RespValue::Integer(2)),
+        (vec!["UNLINK", "fresh"], RespValue::Integer(1)),
+        (vec!["PUBLISH", "news", "hi"], RespValue::Integer(0)),
+        (vec!["FLUSHALL"], simple("OK")),
+        (vec!["DBSIZE"], RespValue::Integer(0)),
+        (vec!["GET"], error("ERR wrong number of arguments for 'get' command")),
+        (vec!["NOSUCH", "x", "y"], error("ERR unknown command 'NOSUCH', with args beginning with: 'x' 'y' ")),
+    ];
+    for (command, expected) in cases {
+        assert_eq!(redis.call(&command), expected, "{command:?}");
+    }
+}
+
+#[test]
+fn a_pipeline_of_many_commands_is_answered_in_order() {
+    const COMMANDS: usize = 3000;
+    let dir = TempDir::new().expect("temp dir");
+    let (_server, address) = start(&dir, &[]);
+    let mut redis = Redis::connect(address);
+    let mut out = Vec::new();
+    for n in 0..COMMANDS {
+        let (key, value) = (format!("key{n}"), n.to_string());
+        write_command(&mut out, &["SET", key.as_str(), value.as_str()]);
+        write_command(&mut out, &["GET", key.as_str()]);
+    }
+    redis.send_raw(&out);
+    for n in 0..COMMANDS {
+        assert_eq!(redis.receive(), Some(simple("OK")));
+        assert_eq!(redis.receive(), Some(bulk(&n.to_string())), "command {n}");
+    }
+}
+
+#[test]
+fn inline_commands_work_for_telnet_users() {
+    let dir = TempDir::new().expect("temp dir");
+    let (_server, address) = start(&dir, &[]);
+    let mut redis = Redis::connect(address);
+    redis.send_raw(b"SET greeting \"hello world\\n\"\r\nGET greeting\r\nPING\n");
+    assert_eq!(redis.receive(), Some(simple("OK")));
+    assert_eq!(redis.receive(), Some(bulk("hello world\n")));
+    assert_eq!(redis.receive(), Some(simple("PONG")));
+}
+
+#[test]
+fn a_framing_error_is_answered_then_the_connection_closes() {
+    let dir = TempDir::new().expect("temp dir");
+    let (_server, address) = start(&dir, &[]);
+    let mut redis = Redis::connect(address);
+    redis.send_raw(b"*1\r\n$4\r\nPING\r\n*1\r\n+PING\r\n");
+    assert_eq!(redis.receive(), Some(simple("PONG")), "what came before the error is answered");
+    assert_eq!(redis.receive(), Some(error("ERR Protocol error: expected '$', got '+'")));
+    assert_eq!(redis.receive(), None, "the connection is closed");
+    let mut again = Redis::connect(address);
+    let huge = format!("*1\r\n${}\r\n", 1u64 << 40);
+    again.send_raw(huge.as_bytes());
+    assert_eq!(again.receive(), Some(error("ERR Protocol error: invalid bulk length")));
+    assert_eq!(again.receive(), None);
+}
+
+#[test]
+fn quit_answers_ok_and_closes() {
+    let dir = TempDir::new().expect("temp dir");
+    let (_server, address) = start(&dir, &[]);
+    let mut redis = Redis::connect(address);
+    redis.send(&["QUIT"]);
+    redis.send(&["PING"]);
+    assert_eq!(redis.receive(), Some(simple("OK")));
+    assert_eq!(redis.receive(), None, "nothing after QUIT is answered");
+}
+
+#[test]
+fn auth_is_required_when_the_server_has_a_token() {
+    let dir = TempDir::new().expect("temp dir");
+    let (_server, address) = start(&dir, &["--auth-token", "s3cret"]);
+    let mut redis = Redis::connect(address);
+    assert_eq!(redis.call(&["GET", "k"]), error("NOAUTH Authentication required."));
+    assert_eq!(redis.call(&["AUTH", "wrong"]), error("WRONGPASS invalid username-password pair or user is disabled."));
+    assert_eq!(redis.call(&["AUTH", "default", "s3cret"]), simple("OK"));
+    assert_eq!(redis.call(&["GET", "k"]), RespValue::Bulk(None));
+    let other_dir = TempDir::new().expect("temp dir");
+    let (_unprotected_server, unprotected_address) = start(&other_dir, &[]);
+    let mut unprotected = Redis::connect(unprotected_address);
+    let no_password = unprotected.call(&["AUTH", "x"]);
+    assert!(matches!(no_password, RespValue::Error(message) if message.contains("without any password configured")));
+}
+
+#[test]
+fn resp_and_the_native_protocol_share_one_store() {
+    let dir = TempDir::new().expect("temp dir");
+    let (server, address) = start(&dir, &[]);
+    let mut redis = Redis::connect(address);
+    let mut native = server.client();
+    for n in 0..50 {
+        assert_eq!(redis.call(&["SET", &format!("r{n}"), &format!("from redis {n}")]), simple("OK"));
+        set_text(&mut native, &format!("n{n}"), &format!("from native {n}"));
+    }
+    for n in 0..50 {
+        assert_eq!(get_text(&mut native, &format!("r{n}")), Some(format!("from redis {n}")));
+        assert_eq!(redis.call(&["GET", &format!("n{n}")]), bulk(&format!("from native {n}")));
+    }
+}
