@@ -5,6 +5,8 @@ mod common;
 
 use common::{get_text, set_text, Server};
 use nexo::protocol::resp::{parse_value, write_command, RespValue};
+use nexo::protocol::Opcode;
+use nexo_shards::value::ContentTag;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -233,4 +235,65 @@ fn resp_and_the_native_protocol_share_one_store() {
         assert_eq!(get_text(&mut native, &format!("r{n}")), Some(format!("from redis {n}")));
         assert_eq!(redis.call(&["GET", &format!("n{n}")]), bulk(&format!("from native {n}")));
     }
+}
+
+fn array(items: Vec<RespValue>) -> RespValue {
+    RespValue::Array(Some(items))
+}
+
+fn confirmation(kind: &str, name: &str, count: i64) -> RespValue {
+    array(vec![bulk(kind), bulk(name), RespValue::Integer(count)])
+}
+
+#[test]
+fn subscribers_get_messages_from_resp_and_native_publishers_and_patterns_are_mqtt_filters() {
+    let dir = TempDir::new().expect("temp dir");
+    let (server, address) = start(&dir, &[]);
+    let mut subscriber = Redis::connect(address);
+    subscriber.send(&["SUBSCRIBE", "news", "alerts"]);
+    assert_eq!(subscriber.receive(), Some(confirmation("subscribe", "news", 1)));
+    assert_eq!(subscriber.receive(), Some(confirmation("subscribe", "alerts", 2)));
+    subscriber.send(&["PSUBSCRIBE", "sensors/+/temp"]);
+    assert_eq!(subscriber.receive(), Some(confirmation("psubscribe", "sensors/+/temp", 3)));
+
+    let mut publisher = Redis::connect(address);
+    assert_eq!(publisher.call(&["PUBLISH", "news", "from redis"]), RespValue::Integer(1));
+    assert_eq!(subscriber.receive(), Some(array(vec![bulk("message"), bulk("news"), bulk("from redis")])));
+    let mut native = server.client();
+    let payload = nexo::client::requests::publish("sensors/k1/temp", ContentTag::Utf8, b"21.5", false, 0);
+    assert_eq!(common::ok(&mut native, Opcode::PubSubPublish, &payload).reader().u64("delivered").ok(), Some(1));
+    let expected = array(vec![bulk("pmessage"), bulk("sensors/+/temp"), bulk("sensors/k1/temp"), bulk("21.5")]);
+    assert_eq!(subscriber.receive(), Some(expected));
+
+    assert_eq!(
+        subscriber.call(&["GET", "k"]),
+        error(
+            "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in \
+             this context"
+        )
+    );
+    assert_eq!(subscriber.call(&["PING"]), array(vec![bulk("pong"), bulk("")]));
+    subscriber.send(&["UNSUBSCRIBE"]);
+    assert_eq!(subscriber.receive(), Some(confirmation("unsubscribe", "alerts", 2)));
+    assert_eq!(subscriber.receive(), Some(confirmation("unsubscribe", "news", 1)));
+    subscriber.send(&["PUNSUBSCRIBE", "sensors/+/temp"]);
+    assert_eq!(subscriber.receive(), Some(confirmation("punsubscribe", "sensors/+/temp", 0)));
+    assert_eq!(subscriber.call(&["PING"]), simple("PONG"), "no subscription left: back to normal commands");
+    assert_eq!(publisher.call(&["PUBLISH", "news", "nobody"]), RespValue::Integer(0));
+    let invalid = publisher.call(&["PUBLISH", "bad/+", "x"]);
+    assert!(matches!(invalid, RespValue::Error(message) if message.starts_with("ERR invalid topic")));
+}
+
+#[test]
+fn a_native_subscriber_gets_what_redis_clients_publish() {
+    let dir = TempDir::new().expect("temp dir");
+    let (server, address) = start(&dir, &[]);
+    let mut native = server.client();
+    let subscribe = nexo::client::requests::subscribe("chat/#", 7);
+    common::ok(&mut native, Opcode::PubSubSubscribe, &subscribe);
+    let mut redis = Redis::connect(address);
+    assert_eq!(redis.call(&["PUBLISH", "chat/room1", "hi there"]), RespValue::Integer(1));
+    let message = native.next_message().expect("a message");
+    assert_eq!((message.topic.as_str(), message.bytes.as_slice()), ("chat/room1", b"hi there".as_slice()));
+    assert_eq!(message.subscription_ids, vec![7]);
 }

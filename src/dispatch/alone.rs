@@ -8,7 +8,8 @@ use super::errors::ErrorReply;
 use super::session::Session;
 use super::{pubsub, queue_requests, stream_requests};
 use crate::protocol::reply::encode_error;
-use crate::protocol::{ErrorCode, FrameHeader, Opcode, Request};
+use crate::protocol::reply::encode_message_push;
+use crate::protocol::{ErrorCode, FrameHeader, Opcode, Reply, Request};
 
 /// Whether frames with this opcode run alone.
 pub(super) fn runs_alone(opcode: u16) -> bool {
@@ -34,7 +35,12 @@ pub(super) async fn run_alone(
 ) {
     let result = match decode_request(session, header, payload) {
         Ok(Request::PubSubSubscribe { filter, subscription_id }) => {
-            pubsub::subscribe(core, session, filter, subscription_id, out).await
+            pubsub::subscribe(core, session, filter, subscription_id).await.map(|(new_on_connection, retained)| {
+                for (topic, value) in &retained {
+                    encode_message_push(true, topic, value, &[subscription_id], out);
+                }
+                Reply::Flag(new_on_connection)
+            })
         }
         Ok(Request::PubSubUnsubscribe { filter }) => pubsub::unsubscribe(core, session, filter).await,
         Ok(Request::QueuePop { queue, count, wait_ms }) => {

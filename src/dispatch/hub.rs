@@ -7,6 +7,7 @@
 
 use crate::net::{Outbox, Queued};
 use crate::protocol::reply::encode_message_push;
+use crate::protocol::resp::{write_array_len, write_bulk};
 use ahash::AHashMap;
 use nexo_shards::pubsub::{ConnectionId, Interest, Match, RetainedIndex, Subscriptions};
 use nexo_shards::value::Value;
@@ -25,13 +26,35 @@ pub struct PubSubCounters {
     pub evicted: u64,
 }
 
+/// A channel (`SUBSCRIBE`) or pattern (`PSUBSCRIBE`) of a RESP connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RespSubscription {
+    pub pattern: bool,
+    pub name: String,
+}
+
+/// How a connection's pub/sub pushes are written.
+enum PushFormat {
+    /// One `PubSubMessage` frame per message, with every matching subscription id.
+    Native,
+    /// Redis' `message` (channels) and `pmessage` (patterns) arrays, one per matching subscription; the
+    /// connection's subscriptions by id.
+    Resp(AHashMap<u32, RespSubscription>),
+}
+
+/// A connection of this shard: where its pushes go and how they are written.
+struct Listener {
+    outbox: Rc<Outbox>,
+    format: PushFormat,
+}
+
 /// See the module docs.
 pub struct PubSubHub {
     pub subscriptions: Subscriptions,
     pub interest: Interest,
     pub retained_index: RetainedIndex,
     pub counters: PubSubCounters,
-    outboxes: AHashMap<ConnectionId, Rc<Outbox>>,
+    listeners: AHashMap<ConnectionId, Listener>,
     next_connection: ConnectionId,
     /// Scratch space reused by every delivery.
     matches: Vec<Match>,
@@ -45,25 +68,34 @@ impl PubSubHub {
             interest: Interest::new(shard_count),
             retained_index,
             counters: PubSubCounters::default(),
-            outboxes: AHashMap::new(),
+            listeners: AHashMap::new(),
             next_connection: 1,
             matches: Vec::new(),
             ids: Vec::new(),
         }
     }
 
-    /// Gives a new connection its id and remembers where its pushes go.
-    pub fn register(&mut self, outbox: Rc<Outbox>) -> ConnectionId {
+    /// Gives a new connection its id and remembers where its pushes go and whether it reads RESP.
+    pub fn register(&mut self, outbox: Rc<Outbox>, resp: bool) -> ConnectionId {
         let connection = self.next_connection;
         self.next_connection += 1;
-        self.outboxes.insert(connection, outbox);
+        let format = if resp { PushFormat::Resp(AHashMap::new()) } else { PushFormat::Native };
+        self.listeners.insert(connection, Listener { outbox, format });
         connection
+    }
+
+    /// The channels and patterns of a RESP connection by subscription id (`None` for a native connection).
+    pub fn resp_subscriptions(&mut self, connection: ConnectionId) -> Option<&mut AHashMap<u32, RespSubscription>> {
+        match &mut self.listeners.get_mut(&connection)?.format {
+            PushFormat::Resp(subscriptions) => Some(subscriptions),
+            PushFormat::Native => None,
+        }
     }
 
     /// Forgets a closed connection and its subscriptions; returns the filters no connection of this shard
     /// subscribes any more (their interest must be withdrawn from every shard).
     pub fn unregister(&mut self, connection: ConnectionId) -> Vec<String> {
-        self.outboxes.remove(&connection);
+        self.listeners.remove(&connection);
         self.subscriptions.remove_connection(connection)
     }
 
@@ -76,13 +108,21 @@ impl PubSubHub {
         let mut accepted = 0;
         for group in matches.chunk_by(|a, b| a.connection == b.connection) {
             let connection = group[0].connection;
-            let Some(outbox) = self.outboxes.get(&connection) else {
+            let Some(listener) = self.listeners.get(&connection) else {
                 continue;
             };
             self.ids.clear();
             self.ids.extend(group.iter().map(|found| found.subscription));
             let ids = &self.ids;
-            match outbox.queue(|out| encode_message_push(false, topic, value, ids, out)) {
+            let queued = match &listener.format {
+                PushFormat::Native => listener.outbox.queue(|out| encode_message_push(false, topic, value, ids, out)),
+                PushFormat::Resp(subscriptions) => listener.outbox.queue(|out| {
+                    for subscription in ids.iter().filter_map(|id| subscriptions.get(id)) {
+                        write_resp_message(subscription, topic, &value.bytes, out);
+                    }
+                }),
+            };
+            match queued {
                 Queued::Accepted => accepted += 1,
                 Queued::Dropped => self.counters.dropped += 1,
                 Queued::Evicted => {
@@ -98,7 +138,7 @@ impl PubSubHub {
 
     /// The outbox of a live connection of this shard.
     pub fn outbox(&self, connection: ConnectionId) -> Option<&Rc<Outbox>> {
-        self.outboxes.get(&connection)
+        self.listeners.get(&connection).map(|listener| &listener.outbox)
     }
 
     /// Connections of this shard that have at least one subscription.
@@ -106,3 +146,22 @@ impl PubSubHub {
         self.subscriptions.connection_count()
     }
 }
+
+/// Redis' push for a message on `topic` reaching a channel subscription (`message`) or a pattern one (`pmessage`).
+pub fn write_resp_message(subscription: &RespSubscription, topic: &str, payload: &[u8], out: &mut Vec<u8>) {
+    if subscription.pattern {
+        write_array_len(out, PMESSAGE_PARTS);
+        write_bulk(out, b"pmessage");
+        write_bulk(out, subscription.name.as_bytes());
+    } else {
+        write_array_len(out, MESSAGE_PARTS);
+        write_bulk(out, b"message");
+    }
+    write_bulk(out, topic.as_bytes());
+    write_bulk(out, payload);
+}
+
+/// Elements of a RESP `message` push (kind, channel, payload) and of a `pmessage` push (kind, pattern, channel,
+/// payload).
+const MESSAGE_PARTS: usize = 3;
+const PMESSAGE_PARTS: usize = 4;

@@ -14,7 +14,6 @@ use super::mesh::{collect_retained, RetainedMessages, ShardMessage};
 use super::op::{OpReply, ShardOp};
 use super::queue_hub::holder_of;
 use super::session::Session;
-use crate::protocol::reply::encode_message_push;
 use crate::protocol::{ErrorCode, Reply, Request};
 use nexo_shards::pubsub::{validate_filter, validate_topic};
 use nexo_shards::value::Value;
@@ -101,13 +100,14 @@ pub(super) fn assemble(
     })
 }
 
+/// Subscribes the session's connection to `filter` under `subscription_id` once every shard knows; returns whether
+/// the filter is new on the connection and the retained messages it matches.
 pub(super) async fn subscribe(
     core: &ShardCore,
     session: &Session,
     filter: &str,
     subscription_id: u32,
-    out: &mut Vec<u8>,
-) -> Result<Reply, ErrorReply> {
+) -> Result<(bool, RetainedMessages), ErrorReply> {
     validate_filter(filter).map_err(ErrorReply::from)?;
     let outcome = core.pubsub.borrow_mut().subscriptions.subscribe(session.connection(), filter, subscription_id);
     if outcome.first_on_shard {
@@ -144,10 +144,7 @@ pub(super) async fn subscribe(
     for receiver in collecting {
         retained.extend(receiver.recv_async().await.map_err(|_| shard_gone())?);
     }
-    for (topic, value) in &retained {
-        encode_message_push(true, topic, value, &[subscription_id], out);
-    }
-    Ok(Reply::Flag(outcome.new_on_connection))
+    Ok((outcome.new_on_connection, retained))
 }
 
 pub(super) async fn unsubscribe(core: &ShardCore, session: &Session, filter: &str) -> Result<Reply, ErrorReply> {

@@ -23,10 +23,11 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new session whose pushes go to `outbox`; it starts authenticated when the server has no auth token.
+    /// A new session whose pushes go to `outbox` (in RESP when `resp`); it starts authenticated when the server has
+    /// no auth token.
     /// End it with [`super::disconnect`].
-    pub fn new(core: &ShardCore, outbox: Rc<Outbox>) -> Session {
-        let connection = core.pubsub.borrow_mut().register(outbox);
+    pub fn new(core: &ShardCore, outbox: Rc<Outbox>, resp: bool) -> Session {
+        let connection = core.pubsub.borrow_mut().register(outbox, resp);
         Session { authenticated: core.config.auth_token.is_none(), client_name: None, connection, consumer: false }
     }
 

@@ -57,7 +57,7 @@ pub async fn serve(
         eprintln!("nexo: shard {}: cannot set TCP_NODELAY for {peer}: {error}", core.shard_id);
     }
     let outbox = Rc::new(Outbox::new(core.config.pubsub_output_buffer_bytes, core.config.pubsub_slow_consumer));
-    let mut session = Session::new(&core, Rc::clone(&outbox));
+    let mut session = Session::new(&core, Rc::clone(&outbox), protocol == Protocol::Resp);
     let end = run(&core, stream, protocol, &mut session, &outbox, &shutdown).await;
     dispatch::disconnect(&core, &session).await;
     match end {

@@ -2,11 +2,12 @@
 //! rules and error messages, and each command's answer form chosen for `render`.
 
 use super::render::RespForm;
+use super::subscriptions::subscription_count;
 use crate::clock;
 use crate::dispatch::core::ShardCore;
 use crate::dispatch::errors::ErrorReply;
 use crate::dispatch::session::Session;
-use crate::protocol::resp::write_bulk;
+use crate::protocol::resp::{write_array_len, write_bulk};
 use crate::protocol::{ErrorCode, Reply, Request, SetCondition, WireValue};
 use nexo_shards::value::ContentTag;
 
@@ -56,6 +57,8 @@ const COMMANDS: &[(&str, i32)] = &[
     ("PUBLISH", 3),
 ];
 
+/// Elements of a `PING` answer on a connection with subscriptions: `pong` and the message.
+const SUBSCRIBED_PONG_PARTS: usize = 2;
 /// Commands a client may send before it authenticated.
 const BEFORE_AUTH: [&str; 2] = ["AUTH", "QUIT"];
 /// The only database number there is.
@@ -81,6 +84,9 @@ pub(super) fn plan<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]
     }
     if !session.is_authenticated() && !BEFORE_AUTH.contains(&name.as_str()) {
         return Err(ErrorReply::new(ErrorCode::AuthRequired, "authentication required"));
+    }
+    if subscription_count(core, session) > 0 {
+        return subscribed_mode(&name, args);
     }
     let request = |request, form| Ok(Planned::Request(request, form));
     let now_ms = clock::now_ms();
@@ -139,6 +145,26 @@ pub(super) fn plan<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]
             request(Request::PubSubPublish { topic, value: raw(args[2]), retain: false, ttl_ms: 0 }, RespForm::Integer)
         }
         _ => Err(unknown_command(args)),
+    }
+}
+
+/// A connection with subscriptions may only ping, quit and change its subscriptions (RESP2 rules); its `PING`
+/// answers `["pong", message]`.
+fn subscribed_mode<'a>(name: &str, args: &[&'a [u8]]) -> Result<Planned<'a>, ErrorReply> {
+    match name {
+        "PING" => {
+            let mut out = Vec::new();
+            write_array_len(&mut out, SUBSCRIBED_PONG_PARTS);
+            write_bulk(&mut out, b"pong");
+            write_bulk(&mut out, args.get(1).copied().unwrap_or_default());
+            Ok(ready_raw(out))
+        }
+        "QUIT" => Ok(Planned::Quit(Reply::Empty, RespForm::Ok)),
+        _ => Err(redis_error(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this \
+             context",
+            name.to_lowercase()
+        ))),
     }
 }
 

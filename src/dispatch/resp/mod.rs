@@ -7,12 +7,15 @@
 
 mod commands;
 mod render;
+mod subscriptions;
 
 use super::batch::{Batch, BatchOutcome, Render, MAX_BATCH_REQUESTS};
 use super::core::ShardCore;
+use super::errors::ErrorReply;
 use super::session::Session;
 use crate::protocol::resp::{parse_command, write_command, write_error, Command};
 use commands::Planned;
+use subscriptions::Change;
 
 pub(super) use render::render;
 pub use render::RespForm;
@@ -58,6 +61,20 @@ async fn run_batch(core: &ShardCore, session: &mut Session, input: &[u8], out: &
             more = true;
             break;
         };
+        if let Some(change) = args.first().and_then(|name| Change::of(&upper(name))) {
+            // Subscription changes talk to every shard: they run alone, after everything before them.
+            if batch.len() > 0 {
+                more = true;
+                break;
+            }
+            consumed += used;
+            if session.is_authenticated() {
+                subscriptions::run(core, session, change, &args[1..], out).await;
+            } else {
+                render(RespForm::Ok, Err(not_authenticated()), out);
+            }
+            return BatchOutcome { consumed, close: false, full: true, quit: false };
+        }
         consumed += used;
         if args.is_empty() {
             continue;
@@ -92,4 +109,13 @@ fn borrowed_args<'a>(command: &Command<'a>) -> Option<Vec<&'a [u8]>> {
             std::borrow::Cow::Owned(_) => None,
         })
         .collect()
+}
+
+/// A command name upper-cased, as the command tables spell them.
+fn upper(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).to_ascii_uppercase()
+}
+
+fn not_authenticated() -> ErrorReply {
+    ErrorReply::new(crate::protocol::ErrorCode::AuthRequired, "authentication required")
 }
