@@ -3,7 +3,7 @@
 CARGO ?= cargo
 NEXO_ARGS ?=
 
-.PHONY: build run test test-rust test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub bench-queue bench-stream clean
+.PHONY: build run test test-rust redis-tools test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub bench-queue bench-stream clean
 
 SDK := sdk-ts
 ## npm writes this file on every install, so it is newer than package-lock.json once the install is current
@@ -20,9 +20,14 @@ run: build
 ## test: formatting, lints, every Rust test and every SDK suite
 test: lint test-rust test-sdk
 
-## test-rust: every test of the Rust workspace
-test-rust:
+## test-rust: every test of the Rust workspace (the RESP tests drive redis-cli and redis-benchmark)
+test-rust: redis-tools
 	$(CARGO) test --workspace --all-targets
+
+## redis-tools: redis-cli and redis-benchmark from Debian's packages when either is missing
+redis-tools:
+	@command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools; }
 
 ## test-sdk: the TypeScript SDK's vitest suites (their global setup builds the release server)
 test-sdk: $(SDK_INSTALLED)

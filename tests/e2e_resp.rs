@@ -297,3 +297,106 @@ fn a_native_subscriber_gets_what_redis_clients_publish() {
     assert_eq!((message.topic.as_str(), message.bytes.as_slice()), ("chat/room1", b"hi there".as_slice()));
     assert_eq!(message.subscription_ids, vec![7]);
 }
+
+#[test]
+fn server_commands_answer_what_redis_clients_read() {
+    let dir = TempDir::new().expect("temp dir");
+    let (_server, address) = start(&dir, &[]);
+    let mut redis = Redis::connect(address);
+    for n in 0..25 {
+        redis.call(&["SET", &format!("user:{n}"), "x"]);
+    }
+    redis.call(&["SET", "other", "x"]);
+    let info = redis.call(&["INFO"]);
+    let info = String::from_utf8(info.as_bytes().expect("a bulk string").to_vec()).expect("text");
+    for line in ["# Server", "redis_version:", "loading:0", "connected_clients:1", "db0:keys=26,", "role:master"] {
+        assert!(info.contains(line), "INFO has {line:?}: {info}");
+    }
+    let keyspace = redis.call(&["INFO", "keyspace"]);
+    assert_eq!(keyspace, bulk("# Keyspace\r\ndb0:keys=26,expires=0,avg_ttl=0\r\n"));
+    let RespValue::Array(Some(mut keys)) = redis.call(&["KEYS", "user:*"]) else { panic!("KEYS answers an array") };
+    keys.sort_by_key(|key| key.as_bytes().map(<[u8]>::to_vec));
+    assert_eq!(keys.len(), 25, "every matching key of every shard");
+    let mut scanned = Vec::new();
+    let mut cursor = "0".to_owned();
+    loop {
+        let RespValue::Array(Some(page)) = redis.call(&["SCAN", &cursor, "MATCH", "user:*", "COUNT", "7"]) else {
+            panic!("SCAN answers an array")
+        };
+        cursor = String::from_utf8(page[0].as_bytes().expect("a cursor").to_vec()).expect("text");
+        let RespValue::Array(Some(keys)) = &page[1] else { panic!("SCAN pages hold an array of keys") };
+        scanned.extend(keys.iter().map(|key| key.as_bytes().expect("a key").to_vec()));
+        if cursor == "0" {
+            break;
+        }
+    }
+    scanned.sort();
+    scanned.dedup();
+    assert_eq!(scanned.len(), 25, "a full SCAN iteration sees every matching key");
+    assert_eq!(redis.call(&["CLIENT", "SETNAME", "worker-1"]), simple("OK"));
+    assert_eq!(redis.call(&["CLIENT", "GETNAME"]), bulk("worker-1"));
+    assert!(matches!(redis.call(&["CLIENT", "ID"]), RespValue::Integer(id) if id > 0));
+    assert!(matches!(redis.call(&["COMMAND", "COUNT"]), RespValue::Integer(count) if count > 30));
+    assert_eq!(redis.call(&["HELLO", "3"]), error("NOPROTO sorry, this protocol version is not supported"));
+    let RespValue::Array(Some(hello)) = redis.call(&["HELLO", "2"]) else { panic!("HELLO 2 answers an array") };
+    assert_eq!(&hello[..4], [bulk("server"), bulk("redis"), bulk("version"), bulk("7.0.0")]);
+    assert_eq!(redis.call(&["CONFIG", "GET", "save"]), RespValue::Array(Some(vec![bulk("save"), bulk("")])));
+}
+
+/// Runs `redis-cli -p <port> <args>` and returns what it printed.
+fn redis_cli(address: SocketAddr, args: &[&str]) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &address.port().to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli runs (Debian package redis-tools; make test installs it)");
+    assert!(output.status.success(), "redis-cli {args:?} failed: {output:?}");
+    String::from_utf8(output.stdout).expect("text").trim_end().to_owned()
+}
+
+#[test]
+fn redis_cli_runs_the_commands_unchanged() {
+    let dir = TempDir::new().expect("temp dir");
+    let (_server, address) = start(&dir, &[]);
+    let script: [(&[&str], &str); 16] = [
+        (&["PING"], "PONG"),
+        (&["SET", "greeting", "hello world"], "OK"),
+        (&["GET", "greeting"], "hello world"),
+        (&["SETEX", "session", "60", "abc"], "OK"),
+        (&["TTL", "session"], "60"),
+        (&["INCRBY", "visits", "5"], "5"),
+        (&["MSET", "a", "1", "b", "2"], "OK"),
+        (&["MGET", "a", "b", "missing"], "1\n2"),
+        (&["EXISTS", "a", "b", "missing"], "2"),
+        (&["TYPE", "a"], "string"),
+        (&["DEL", "a", "b"], "2"),
+        (&["DBSIZE"], "3"),
+        (&["KEYS", "greet*"], "greeting"),
+        (&["PUBLISH", "news", "hi"], "0"),
+        (&["FLUSHALL"], "OK"),
+        (&["NOSUCH"], "ERR unknown command 'NOSUCH', with args beginning with:"),
+    ];
+    for (args, expected) in script {
+        assert_eq!(redis_cli(address, args), expected, "redis-cli {args:?}");
+    }
+}
+
+#[test]
+fn redis_benchmark_completes_its_default_store_tests_without_errors() {
+    let dir = TempDir::new().expect("temp dir");
+    let (_server, address) = start(&dir, &[]);
+    let output = std::process::Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &address.port().to_string(), "-t", "set,get,incr,mset", "-n", "10000", "-q"])
+        .output()
+        .expect("redis-benchmark runs (Debian package redis-tools; make test installs it)");
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "redis-benchmark failed: {printed}");
+    assert!(!printed.contains("ERR"), "redis-benchmark saw an error: {printed}");
+    for test in ["SET", "GET", "INCR", "MSET"] {
+        let finished = printed
+            .lines()
+            .flat_map(|line| line.split('\r'))
+            .any(|part| part.trim_start().starts_with(test) && part.contains("requests per second, p50="));
+        assert!(finished, "redis-benchmark finished {test}: {printed}");
+    }
+}

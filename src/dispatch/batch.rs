@@ -269,8 +269,27 @@ impl<'a> Batch<'a> {
     }
 
     pub(super) fn encode(self, out: &mut Vec<u8>) {
+        for (render, reply) in self.into_replies() {
+            match render {
+                Render::Native { opcode, request_id } => match reply {
+                    Ok(reply) => reply.encode(opcode, request_id, out),
+                    Err(error) => encode_error(opcode, request_id, error.code, &error.message, out),
+                },
+                Render::Resp(form) => resp::render(form, reply, out),
+            }
+        }
+    }
+}
+
+fn native(header: &FrameHeader) -> Render {
+    Render::Native { opcode: header.opcode, request_id: header.request_id }
+}
+
+impl Batch<'_> {
+    /// Every request's answer with how to write it, in request order (after [`Batch::execute`]).
+    fn into_replies(self) -> impl Iterator<Item = (Render, Result<Reply, ErrorReply>)> {
         let Batch { entries, slots, mut results, .. } = self;
-        for entry in entries {
+        entries.into_iter().map(move |entry| {
             let reply = match entry.outcome {
                 Outcome::Ready(reply) => Ok(reply),
                 Outcome::Failed(error) => Err(error),
@@ -284,19 +303,24 @@ impl<'a> Batch<'a> {
                     }
                 }
             };
-            match entry.render {
-                Render::Native { opcode, request_id } => match reply {
-                    Ok(reply) => reply.encode(opcode, request_id, out),
-                    Err(error) => encode_error(opcode, request_id, error.code, &error.message, out),
-                },
-                Render::Resp(form) => resp::render(form, reply, out),
-            }
-        }
+            (entry.render, reply)
+        })
     }
 }
 
-fn native(header: &FrameHeader) -> Render {
-    Render::Native { opcode: header.opcode, request_id: header.request_id }
+/// Runs one request on its own and returns its answer (for commands made of several requests, like RESP `KEYS`).
+pub(super) async fn run_request(
+    core: &ShardCore,
+    session: &mut Session,
+    request: Request<'_>,
+) -> Result<Reply, ErrorReply> {
+    let mut batch = Batch::new(core.shard_count);
+    batch.add_request(core, session, request, Render::Resp(RespForm::Raw));
+    batch.execute(core).await;
+    batch
+        .into_replies()
+        .next()
+        .map_or_else(|| Err(ErrorReply::new(ErrorCode::Internal, "no reply")), |(_, reply)| reply)
 }
 
 /// Checks a frame is a request this session may send and decodes it.

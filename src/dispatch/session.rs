@@ -59,6 +59,11 @@ impl Session {
         matches
     }
 
+    /// Names the connection (RESP `CLIENT SETNAME`); an empty name clears it.
+    pub fn set_client_name(&mut self, name: &str) {
+        self.client_name = (!name.is_empty()).then(|| name.to_owned());
+    }
+
     /// The name the client gave in `Hello`, if any.
     pub fn client_name(&self) -> Option<&str> {
         self.client_name.as_deref()

@@ -55,12 +55,28 @@ const COMMANDS: &[(&str, i32)] = &[
     ("FLUSHALL", -1),
     ("FLUSHDB", -1),
     ("PUBLISH", 3),
+    ("SCAN", -2),
+    ("CLIENT", -2),
+    ("COMMAND", -1),
+    ("HELLO", -1),
+    ("CONFIG", -2),
+    ("INFO", -1),
+    ("KEYS", 2),
+    ("SUBSCRIBE", -2),
+    ("PSUBSCRIBE", -2),
+    ("UNSUBSCRIBE", -1),
+    ("PUNSUBSCRIBE", -1),
 ];
 
 /// Elements of a `PING` answer on a connection with subscriptions: `pong` and the message.
 const SUBSCRIBED_PONG_PARTS: usize = 2;
 /// Commands a client may send before it authenticated.
-const BEFORE_AUTH: [&str; 2] = ["AUTH", "QUIT"];
+const BEFORE_AUTH: [&str; 3] = ["AUTH", "QUIT", "HELLO"];
+/// The only RESP version served; `HELLO 3` is refused the way Redis refuses an unknown version.
+const RESP_VERSION: i64 = 2;
+/// `CONFIG GET` parameters tools read (redis-benchmark asks for `save` and `appendonly`), with the values that
+/// describe this server in Redis' terms.
+const CONFIG_VALUES: [(&str, &str); 3] = [("save", ""), ("appendonly", "no"), ("databases", "1")];
 /// The only database number there is.
 const ONLY_DATABASE: i64 = 0;
 /// The user name `AUTH user password` must give (Redis' default user).
@@ -140,6 +156,11 @@ pub(super) fn plan<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]
             Some(mode) if mode == b"SYNC" || mode == b"ASYNC" => request(Request::StoreFlushAll, RespForm::Ok),
             Some(_) => Err(syntax_error()),
         },
+        "SCAN" => scan(args),
+        "CLIENT" => client(session, args),
+        "COMMAND" => Ok(command(args)),
+        "HELLO" => hello(core, session, args),
+        "CONFIG" => config(args),
         "PUBLISH" => {
             let topic = text(args[1], "a channel")?;
             request(Request::PubSubPublish { topic, value: raw(args[2]), retain: false, ttl_ms: 0 }, RespForm::Integer)
@@ -166,6 +187,165 @@ fn subscribed_mode<'a>(name: &str, args: &[&'a [u8]]) -> Result<Planned<'a>, Err
             name.to_lowercase()
         ))),
     }
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count]`; the cursor is opaque, as in Redis.
+fn scan<'a>(args: &[&'a [u8]]) -> Result<Planned<'a>, ErrorReply> {
+    let cursor = std::str::from_utf8(args[1])
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| redis_error("ERR invalid cursor"))?;
+    let (mut pattern, mut count) = ("", 0);
+    let mut options = args[2..].iter();
+    while let Some(option) = options.next() {
+        let value = options.next().ok_or_else(syntax_error)?;
+        match option.to_ascii_uppercase().as_slice() {
+            b"MATCH" => pattern = text(value, "a pattern")?,
+            b"COUNT" => {
+                count = u32::try_from(integer(value)?).ok().filter(|&count| count > 0).ok_or_else(syntax_error)?
+            }
+            _ => return Err(syntax_error()),
+        }
+    }
+    Ok(Planned::Request(Request::StoreScan { cursor, pattern, count }, RespForm::ScanPage))
+}
+
+/// `CLIENT SETNAME | GETNAME | ID | INFO | SETINFO`.
+fn client<'a>(session: &mut Session, args: &[&'a [u8]]) -> Result<Planned<'a>, ErrorReply> {
+    let subcommand = args[1].to_ascii_uppercase();
+    match (subcommand.as_slice(), &args[2..]) {
+        (b"SETNAME", [name]) => {
+            let name = std::str::from_utf8(name).ok().filter(|name| !name.bytes().any(|b| b <= b' ' || b > b'~'));
+            let name = name.ok_or_else(|| {
+                redis_error("ERR Client names cannot contain spaces, newlines or special characters.")
+            })?;
+            session.set_client_name(name);
+            Ok(Planned::Ready(Reply::Empty, RespForm::Ok))
+        }
+        (b"GETNAME", []) => Ok(match session.client_name() {
+            Some(name) => ready_raw(bulk(name.as_bytes())),
+            None => ready_raw(b"$-1\r\n".to_vec()),
+        }),
+        (b"ID", []) => Ok(Planned::Ready(Reply::Integer(connection_id(session)), RespForm::Integer)),
+        (b"INFO", []) => {
+            let name = session.client_name().unwrap_or_default();
+            let info = format!("id={} name={name} db=0 resp={RESP_VERSION}\n", connection_id(session));
+            Ok(ready_raw(bulk(info.as_bytes())))
+        }
+        (b"SETINFO", [_, _]) => Ok(Planned::Ready(Reply::Empty, RespForm::Ok)),
+        _ => Err(redis_error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(args[1])
+        ))),
+    }
+}
+
+/// `COMMAND`, `COMMAND COUNT`, `COMMAND INFO name...` and `COMMAND DOCS` (no docs: an empty map).
+fn command<'a>(args: &[&'a [u8]]) -> Planned<'a> {
+    let mut out = Vec::new();
+    match args.get(1).map(|subcommand| subcommand.to_ascii_uppercase()).as_deref() {
+        None => {
+            write_array_len(&mut out, COMMANDS.len());
+            COMMANDS.iter().for_each(|entry| write_command_info(&mut out, entry));
+        }
+        Some(b"COUNT") => return Planned::Ready(Reply::Integer(COMMANDS.len() as i64), RespForm::Integer),
+        Some(b"INFO") => {
+            write_array_len(&mut out, args.len() - 2);
+            for name in &args[2..] {
+                let name = String::from_utf8_lossy(name).to_ascii_uppercase();
+                match COMMANDS.iter().find(|(known, _)| *known == name) {
+                    Some(entry) => write_command_info(&mut out, entry),
+                    None => out.extend_from_slice(b"*-1\r\n"),
+                }
+            }
+        }
+        Some(_) => write_array_len(&mut out, 0),
+    }
+    ready_raw(out)
+}
+
+/// One `COMMAND` entry: name, arity, flags, first key, last key, key step.
+fn write_command_info(out: &mut Vec<u8>, (name, arity): &(&str, i32)) {
+    const ENTRY_PARTS: usize = 6;
+    write_array_len(out, ENTRY_PARTS);
+    write_bulk(out, name.to_lowercase().as_bytes());
+    out.extend_from_slice(format!(":{arity}\r\n").as_bytes());
+    write_array_len(out, 0);
+    out.extend_from_slice(b":0\r\n:0\r\n:0\r\n");
+}
+
+/// `HELLO [2 [AUTH user password] [SETNAME name]]`: the server's description as RESP2 key/value pairs.
+fn hello<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]]) -> Result<Planned<'a>, ErrorReply> {
+    if let Some(version) = args.get(1) {
+        if integer(version).ok() != Some(RESP_VERSION) {
+            return Err(redis_error("NOPROTO sorry, this protocol version is not supported"));
+        }
+    }
+    let mut options = args.iter().skip(2);
+    while let Some(option) = options.next() {
+        match option.to_ascii_uppercase().as_slice() {
+            b"AUTH" => {
+                let (user, password) =
+                    (options.next().ok_or_else(syntax_error)?, options.next().ok_or_else(syntax_error)?);
+                auth(core, session, &[user, password])?;
+            }
+            b"SETNAME" => {
+                let name = text(options.next().ok_or_else(syntax_error)?, "a client name")?;
+                session.set_client_name(name);
+            }
+            _ => return Err(syntax_error()),
+        }
+    }
+    if !session.is_authenticated() {
+        return Err(ErrorReply::new(ErrorCode::AuthRequired, "authentication required"));
+    }
+    let id = connection_id(session).to_string();
+    let version = super::server::COMPATIBLE_REDIS_VERSION;
+    let fields: [(&str, &str); 6] = [
+        ("server", "redis"),
+        ("version", version),
+        ("proto", "2"),
+        ("id", &id),
+        ("mode", "standalone"),
+        ("role", "master"),
+    ];
+    let mut out = Vec::new();
+    write_array_len(&mut out, (fields.len() + 1) * 2);
+    for (name, value) in fields {
+        write_bulk(&mut out, name.as_bytes());
+        if name == "proto" || name == "id" {
+            out.extend_from_slice(format!(":{value}\r\n").as_bytes());
+        } else {
+            write_bulk(&mut out, value.as_bytes());
+        }
+    }
+    write_bulk(&mut out, b"modules");
+    write_array_len(&mut out, 0);
+    Ok(ready_raw(out))
+}
+
+/// `CONFIG GET parameter...` answers what tools read; other subcommands are refused.
+fn config<'a>(args: &[&'a [u8]]) -> Result<Planned<'a>, ErrorReply> {
+    if !args[1].eq_ignore_ascii_case(b"GET") {
+        return Err(redis_error(format!(
+            "ERR CONFIG {} is not supported by this server: configure it with flags or NEXO_* variables",
+            String::from_utf8_lossy(args[1]).to_ascii_uppercase()
+        )));
+    }
+    let wanted: Vec<String> = args[2..].iter().map(|name| String::from_utf8_lossy(name).to_ascii_lowercase()).collect();
+    let found: Vec<&(&str, &str)> = CONFIG_VALUES.iter().filter(|(name, _)| wanted.iter().any(|w| w == name)).collect();
+    let mut out = Vec::new();
+    write_array_len(&mut out, found.len() * 2);
+    for (name, value) in found {
+        write_bulk(&mut out, name.as_bytes());
+        write_bulk(&mut out, value.as_bytes());
+    }
+    Ok(ready_raw(out))
+}
+
+/// The connection's id as `CLIENT ID` and `HELLO` report it.
+fn connection_id(session: &Session) -> i64 {
+    i64::try_from(session.connection()).unwrap_or(i64::MAX)
 }
 
 /// `SET key value [NX | XX] [EX s | PX ms | EXAT unix-s | PXAT unix-ms]`.

@@ -7,6 +7,7 @@
 
 mod commands;
 mod render;
+mod server;
 mod subscriptions;
 
 use super::batch::{Batch, BatchOutcome, Render, MAX_BATCH_REQUESTS};
@@ -15,7 +16,20 @@ use super::errors::ErrorReply;
 use super::session::Session;
 use crate::protocol::resp::{parse_command, write_command, write_error, Command};
 use commands::Planned;
+use server::Gathering;
 use subscriptions::Change;
+
+/// Commands that run alone in their batch.
+enum Alone {
+    Subscription(Change),
+    Gathering(Gathering),
+}
+
+impl Alone {
+    fn of(name: &str) -> Option<Alone> {
+        Change::of(name).map(Alone::Subscription).or_else(|| Gathering::of(name).map(Alone::Gathering))
+    }
+}
 
 pub(super) use render::render;
 pub use render::RespForm;
@@ -61,17 +75,17 @@ async fn run_batch(core: &ShardCore, session: &mut Session, input: &[u8], out: &
             more = true;
             break;
         };
-        if let Some(change) = args.first().and_then(|name| Change::of(&upper(name))) {
-            // Subscription changes talk to every shard: they run alone, after everything before them.
+        if let Some(alone) = args.first().and_then(|name| Alone::of(&upper(name))) {
+            // These talk to every shard: they run alone, after everything before them.
             if batch.len() > 0 {
                 more = true;
                 break;
             }
             consumed += used;
-            if session.is_authenticated() {
-                subscriptions::run(core, session, change, &args[1..], out).await;
-            } else {
-                render(RespForm::Ok, Err(not_authenticated()), out);
+            match alone {
+                _ if !session.is_authenticated() => render(RespForm::Ok, Err(not_authenticated()), out),
+                Alone::Subscription(change) => subscriptions::run(core, session, change, &args[1..], out).await,
+                Alone::Gathering(gathering) => server::run(core, session, gathering, &args[1..], out).await,
             }
             return BatchOutcome { consumed, close: false, full: true, quit: false };
         }

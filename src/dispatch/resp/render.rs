@@ -23,8 +23,12 @@ pub enum RespForm {
     Type,
     /// Values as an array of bulk strings, missing ones as null bulk strings (`MGET`).
     Bulks,
+    /// `SCAN`: the next cursor as a bulk string, then the keys.
+    ScanPage,
 }
 
+/// Elements of a `SCAN` answer: cursor and keys.
+const SCAN_REPLY_PARTS: usize = 2;
 /// Milliseconds in a second, for `TTL`'s rounding.
 const MS_PER_SECOND: i64 = 1000;
 
@@ -54,6 +58,12 @@ pub fn render(form: RespForm, reply: Result<Reply, ErrorReply>, out: &mut Vec<u8
                     None => write_null_bulk(out),
                 }
             }
+        }
+        (RespForm::ScanPage, Reply::ScanPage { cursor, keys }) => {
+            write_array_len(out, SCAN_REPLY_PARTS);
+            write_bulk(out, cursor.to_string().as_bytes());
+            write_array_len(out, keys.len());
+            keys.iter().for_each(|key| write_bulk(out, key.as_bytes()));
         }
         (form, reply) => {
             write_error(out, &format!("ERR internal error: reply {reply:?} cannot be written as {form:?}"))
