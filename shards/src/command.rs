@@ -49,6 +49,35 @@ pub enum StoreOp<K> {
     Len,
     /// Delete every key on this shard.
     FlushAll,
+    /// `SET` with what Redis adds to it: keep the key's remaining TTL instead of clearing it (`KEEPTTL`), and
+    /// answer the value it had before instead of whether it was written (`GET`).
+    SetExtended {
+        key: K,
+        value: Value,
+        options: SetOptions,
+        keep_ttl: bool,
+        return_old: bool,
+    },
+    /// The key's value, and the key deleted (`GETDEL`).
+    GetDel {
+        key: K,
+    },
+    /// The key's value, and its TTL changed (`GETEX`).
+    GetEx {
+        key: K,
+        change: TtlChange,
+    },
+}
+
+/// What `GETEX` does to the TTL of the key it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlChange {
+    /// Nothing.
+    Keep,
+    /// Expire in this many milliseconds (at least 1).
+    ExpireIn(u64),
+    /// No expiry any more.
+    Persist,
 }
 
 /// The answer to one [`StoreOp`], in the same order as the ops of a batch.
@@ -85,7 +114,10 @@ impl<K: AsRef<str>> StoreOp<K> {
             | StoreOp::Expire { key, .. }
             | StoreOp::Persist { key }
             | StoreOp::Ttl { key }
-            | StoreOp::IncrBy { key, .. } => Some(key.as_ref()),
+            | StoreOp::IncrBy { key, .. }
+            | StoreOp::SetExtended { key, .. }
+            | StoreOp::GetDel { key }
+            | StoreOp::GetEx { key, .. } => Some(key.as_ref()),
             StoreOp::Scan { .. } | StoreOp::Len | StoreOp::FlushAll => None,
         }
     }
@@ -105,6 +137,11 @@ impl<K: AsRef<str>> StoreOp<K> {
             StoreOp::Scan { position, pattern, count } => StoreOp::Scan { position, pattern: pattern.map(own), count },
             StoreOp::Len => StoreOp::Len,
             StoreOp::FlushAll => StoreOp::FlushAll,
+            StoreOp::SetExtended { key, value, options, keep_ttl, return_old } => {
+                StoreOp::SetExtended { key: own(key), value, options, keep_ttl, return_old }
+            }
+            StoreOp::GetDel { key } => StoreOp::GetDel { key: own(key) },
+            StoreOp::GetEx { key, change } => StoreOp::GetEx { key: own(key), change },
         }
     }
 
@@ -135,6 +172,42 @@ impl<K: AsRef<str>> StoreOp<K> {
             StoreOp::FlushAll => {
                 store.flush_all();
                 StoreReply::Done
+            }
+            StoreOp::SetExtended { key, value, mut options, keep_ttl, return_old } => {
+                let key = key.as_ref();
+                let old = if return_old { store.get(key, now) } else { None };
+                if keep_ttl {
+                    if let KeyTtl::ExpiresIn(remaining_ms) = store.ttl(key, now) {
+                        options.ttl_ms = Some(remaining_ms);
+                    }
+                }
+                match store.set(key, value, options, now) {
+                    Ok(_) if return_old => StoreReply::Value(old),
+                    Ok(written) => StoreReply::Written(written),
+                    Err(error) => StoreReply::Failed(error),
+                }
+            }
+            StoreOp::GetDel { key } => {
+                let value = store.get(key.as_ref(), now);
+                if value.is_some() {
+                    store.delete(key.as_ref(), now);
+                }
+                StoreReply::Value(value)
+            }
+            StoreOp::GetEx { key, change } => {
+                let key = key.as_ref();
+                let value = store.get(key, now);
+                if value.is_some() {
+                    let changed = match change {
+                        TtlChange::Keep => Ok(true),
+                        TtlChange::ExpireIn(ttl_ms) => store.expire(key, ttl_ms, now),
+                        TtlChange::Persist => Ok(store.persist(key, now)),
+                    };
+                    if let Err(error) = changed {
+                        return StoreReply::Failed(error);
+                    }
+                }
+                StoreReply::Value(value)
             }
         }
     }

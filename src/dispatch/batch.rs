@@ -18,6 +18,7 @@ use super::stream_requests::{self, is_stream_request, plan_stream_request};
 use crate::protocol::frame::check_frame;
 use crate::protocol::reply::encode_error;
 use crate::protocol::{ErrorCode, FrameCheck, FrameHeader, FrameKind, Opcode, Reply, Request, HEADER_LEN};
+use nexo_shards::command::StoreOp;
 use std::ops::Range;
 
 /// Most requests one batch decodes; further whole frames wait in the receive buffer for the next batch. Bounds
@@ -215,6 +216,17 @@ impl<'a> Batch<'a> {
                 Outcome::Routed { assemble: Assemble::Store(assemble), slots }
             }
         })
+    }
+
+    /// Adds one store op on a key (a RESP command no native request carries), routed to the key's owner and
+    /// answered like a single-op store request.
+    pub(super) fn add_store_op(&mut self, core: &ShardCore, op: StoreOp<&'a str>, render: Render) {
+        let first = self.next_slot();
+        let owner = core.store_owner(op.key().unwrap_or_default());
+        self.route(core, owner, ShardOp::Store(op));
+        let outcome =
+            Outcome::Routed { assemble: Assemble::Store(StoreAssemble::Single), slots: first..self.next_slot() };
+        self.push_outcome(render, outcome);
     }
 
     /// Queues `op` for `shard` and returns where its reply will be.

@@ -158,3 +158,68 @@ mod delete_and_exists {
         assert!(!store.exists("a", 0));
     }
 }
+
+/// The Redis commands that read and change a key in one op (`SET ... KEEPTTL | GET`, `GETDEL`, `GETEX`), through
+/// `StoreOp`, with the journal they leave.
+mod read_and_change {
+    use super::*;
+    use nexo_shards::command::{StoreOp, StoreReply, TtlChange};
+    use nexo_shards::store::Mutation;
+
+    fn run(store: &mut nexo_shards::store::Store, op: StoreOp<&str>, now: u64) -> StoreReply {
+        op.execute(store, now)
+    }
+
+    fn journal(store: &mut nexo_shards::store::Store) -> Vec<Mutation> {
+        let mut out = Vec::new();
+        store.take_mutations(&mut out);
+        out
+    }
+
+    #[test]
+    fn set_keeping_the_ttl_and_answering_the_old_value() {
+        let mut store = unlimited();
+        store.set("k", text("one"), with_ttl(1_000), 0).expect("unlimited memory");
+        let op =
+            StoreOp::SetExtended { key: "k", value: text("two"), options: plain(), keep_ttl: true, return_old: true };
+        assert_eq!(run(&mut store, op, 100), StoreReply::Value(Some(text("one"))));
+        assert_eq!(store.ttl("k", 100), KeyTtl::ExpiresIn(900), "the deadline did not move");
+        let absent = SetOptions { ttl_ms: None, condition: SetCondition::IfAbsent };
+        let refused =
+            StoreOp::SetExtended { key: "k", value: text("x"), options: absent, keep_ttl: false, return_old: true };
+        assert_eq!(
+            run(&mut store, refused, 100),
+            StoreReply::Value(Some(text("two"))),
+            "NX failed: old value, no write"
+        );
+        assert_eq!(store.get("k", 100), Some(text("two")));
+    }
+
+    #[test]
+    fn getdel_answers_the_value_and_journals_the_delete() {
+        let mut store = unlimited();
+        put(&mut store, "k", "v", 0);
+        journal(&mut store);
+        assert_eq!(run(&mut store, StoreOp::GetDel { key: "k" }, 1), StoreReply::Value(Some(text("v"))));
+        assert_eq!(journal(&mut store), [Mutation::Delete { key: "k".into() }]);
+        assert_eq!(run(&mut store, StoreOp::GetDel { key: "k" }, 1), StoreReply::Value(None));
+        assert!(journal(&mut store).is_empty(), "a missing key changes nothing");
+    }
+
+    #[test]
+    fn getex_changes_the_ttl_of_a_live_key_only() {
+        let mut store = unlimited();
+        put(&mut store, "k", "v", 0);
+        let expire = StoreOp::GetEx { key: "k", change: TtlChange::ExpireIn(500) };
+        assert_eq!(run(&mut store, expire, 10), StoreReply::Value(Some(text("v"))));
+        assert_eq!(store.ttl("k", 10), KeyTtl::ExpiresIn(500));
+        assert_eq!(
+            run(&mut store, StoreOp::GetEx { key: "k", change: TtlChange::Persist }, 20),
+            StoreReply::Value(Some(text("v")))
+        );
+        assert_eq!(store.ttl("k", 20), KeyTtl::Persistent);
+        let missing = StoreOp::GetEx { key: "nope", change: TtlChange::ExpireIn(5) };
+        assert_eq!(run(&mut store, missing, 20), StoreReply::Value(None));
+        assert_eq!(store.len(), 1);
+    }
+}

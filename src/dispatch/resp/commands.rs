@@ -7,9 +7,12 @@ use crate::clock;
 use crate::dispatch::core::ShardCore;
 use crate::dispatch::errors::ErrorReply;
 use crate::dispatch::session::Session;
+use crate::dispatch::store::MAX_KEY_BYTES;
 use crate::protocol::resp::{write_array_len, write_bulk};
 use crate::protocol::{ErrorCode, Reply, Request, SetCondition, WireValue};
-use nexo_shards::value::ContentTag;
+use nexo_shards::command::{StoreOp, TtlChange};
+use nexo_shards::store::{SetCondition as StoreCondition, SetOptions};
+use nexo_shards::value::{ContentTag, Value};
 
 /// What a command becomes.
 pub(super) enum Planned<'a> {
@@ -17,6 +20,8 @@ pub(super) enum Planned<'a> {
     Ready(Reply, RespForm),
     /// A request to run, answered in this form.
     Request(Request<'a>, RespForm),
+    /// A store op no native request carries, answered in this form.
+    Store(StoreOp<&'a str>, RespForm),
     /// An answer, after which the connection closes (`QUIT`).
     Quit(Reply, RespForm),
 }
@@ -30,6 +35,8 @@ const COMMANDS: &[(&str, i32)] = &[
     ("SELECT", 2),
     ("AUTH", -2),
     ("GET", 2),
+    ("GETDEL", 2),
+    ("GETEX", -2),
     ("SET", -3),
     ("SETNX", 3),
     ("SETEX", 4),
@@ -120,6 +127,8 @@ pub(super) fn plan<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]
         },
         "AUTH" => auth(core, session, &args[1..]),
         "GET" => request(Request::StoreGet { key: key(args[1])? }, RespForm::Bulk),
+        "GETDEL" => Ok(Planned::Store(StoreOp::GetDel { key: key(args[1])? }, RespForm::Bulk)),
+        "GETEX" => getex(args, now_ms),
         "SET" => set(args, now_ms),
         "SETNX" => request(store_set(args[1], args[2], SetCondition::IfAbsent, 0)?, RespForm::Integer),
         "SETEX" | "PSETEX" => {
@@ -348,10 +357,11 @@ fn connection_id(session: &Session) -> i64 {
     i64::try_from(session.connection()).unwrap_or(i64::MAX)
 }
 
-/// `SET key value [NX | XX] [EX s | PX ms | EXAT unix-s | PXAT unix-ms]`.
+/// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT unix-s | PXAT unix-ms | KEEPTTL]`.
 fn set<'a>(args: &[&'a [u8]], now_ms: u64) -> Result<Planned<'a>, ErrorReply> {
     let mut condition = SetCondition::Always;
     let mut ttl_ms = None;
+    let (mut keep_ttl, mut return_old) = (false, false);
     let mut options = args[3..].iter();
     while let Some(option) = options.next() {
         let option = option.to_ascii_uppercase();
@@ -359,24 +369,67 @@ fn set<'a>(args: &[&'a [u8]], now_ms: u64) -> Result<Planned<'a>, ErrorReply> {
             b"NX" | b"XX" if condition != SetCondition::Always => return Err(syntax_error()),
             b"NX" => condition = SetCondition::IfAbsent,
             b"XX" => condition = SetCondition::IfPresent,
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if ttl_ms.is_some() => return Err(syntax_error()),
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" => {
-                let value = options.next().ok_or_else(syntax_error)?;
-                let unit = if option.starts_with(b"E") { MS_PER_SECOND } else { 1 };
-                let amount = positive(value, unit, "set")?;
-                ttl_ms = Some(if option.ends_with(b"AT") { relative(amount, now_ms) } else { amount });
-            }
-            b"KEEPTTL" | b"GET" => {
-                return Err(redis_error(format!(
-                    "ERR SET {} is not supported by this server yet",
-                    String::from_utf8_lossy(&option)
-                )))
-            }
+            b"GET" => return_old = true,
+            b"KEEPTTL" if ttl_ms.is_some() => return Err(syntax_error()),
+            b"KEEPTTL" => keep_ttl = true,
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if ttl_ms.is_some() || keep_ttl => return Err(syntax_error()),
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" => ttl_ms = Some(expiry(&option, options.next(), now_ms, "set")?),
             _ => return Err(syntax_error()),
         }
     }
-    let form = if condition == SetCondition::Always { RespForm::Ok } else { RespForm::SetResult };
-    Ok(Planned::Request(store_set(args[1], args[2], condition, ttl_ms.unwrap_or(0))?, form))
+    let request = store_set(args[1], args[2], condition, ttl_ms.unwrap_or(0))?;
+    if keep_ttl || return_old {
+        let Request::StoreSet { key, value, .. } = request else {
+            return Err(ErrorReply::new(ErrorCode::Internal, "a SET became another request"));
+        };
+        let options = SetOptions { ttl_ms, condition: store_condition(condition) };
+        let op = StoreOp::SetExtended { key, value: Value::new(value.tag, value.bytes), options, keep_ttl, return_old };
+        let form = if return_old { RespForm::Bulk } else { set_form(condition) };
+        return Ok(Planned::Store(op, form));
+    }
+    Ok(Planned::Request(request, set_form(condition)))
+}
+
+fn set_form(condition: SetCondition) -> RespForm {
+    if condition == SetCondition::Always {
+        RespForm::Ok
+    } else {
+        RespForm::SetResult
+    }
+}
+
+fn store_condition(condition: SetCondition) -> StoreCondition {
+    match condition {
+        SetCondition::Always => StoreCondition::Always,
+        SetCondition::IfAbsent => StoreCondition::IfAbsent,
+        SetCondition::IfPresent => StoreCondition::IfPresent,
+    }
+}
+
+/// `GETEX key [EX s | PX ms | EXAT unix-s | PXAT unix-ms | PERSIST]`.
+fn getex<'a>(args: &[&'a [u8]], now_ms: u64) -> Result<Planned<'a>, ErrorReply> {
+    let key = key(args[1])?;
+    let mut options = args[2..].iter();
+    let change = match options.next().map(|option| option.to_ascii_uppercase()) {
+        None => TtlChange::Keep,
+        Some(option) if option == b"PERSIST" => TtlChange::Persist,
+        Some(option) if [&b"EX"[..], b"PX", b"EXAT", b"PXAT"].contains(&option.as_slice()) => {
+            TtlChange::ExpireIn(expiry(&option, options.next(), now_ms, "getex")?)
+        }
+        Some(_) => return Err(syntax_error()),
+    };
+    if options.next().is_some() {
+        return Err(syntax_error());
+    }
+    Ok(Planned::Store(StoreOp::GetEx { key, change }, RespForm::Bulk))
+}
+
+/// The TTL an `EX`, `PX`, `EXAT` or `PXAT` option (upper-cased) with its `value` asks for.
+fn expiry(option: &[u8], value: Option<&&[u8]>, now_ms: u64, command: &str) -> Result<u64, ErrorReply> {
+    let value = value.ok_or_else(syntax_error)?;
+    let unit = if option.starts_with(b"E") { MS_PER_SECOND } else { 1 };
+    let amount = positive(value, unit, command)?;
+    Ok(if option.ends_with(b"AT") { relative(amount, now_ms) } else { amount })
 }
 
 /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`: a time in the past (or not positive) deletes the key, like Redis.
@@ -428,6 +481,9 @@ fn raw(bytes: &[u8]) -> WireValue<'_> {
 }
 
 fn key(bytes: &[u8]) -> Result<&str, ErrorReply> {
+    if bytes.len() > MAX_KEY_BYTES {
+        return Err(redis_error(format!("ERR a key may be at most {MAX_KEY_BYTES} bytes on this server")));
+    }
     text(bytes, "a key")
 }
 

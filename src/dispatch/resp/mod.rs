@@ -96,6 +96,7 @@ async fn run_batch(core: &ShardCore, session: &mut Session, input: &[u8], out: &
         match commands::plan(core, session, &args) {
             Ok(Planned::Ready(reply, form)) => batch.add_ready(Render::Resp(form), Ok(reply)),
             Ok(Planned::Request(request, form)) => batch.add_request(core, session, request, Render::Resp(form)),
+            Ok(Planned::Store(op, form)) => batch.add_store_op(core, op, Render::Resp(form)),
             Ok(Planned::Quit(reply, form)) => {
                 batch.add_ready(Render::Resp(form), Ok(reply));
                 quit = true;
