@@ -3,7 +3,7 @@
 CARGO ?= cargo
 NEXO_ARGS ?=
 
-.PHONY: build run test test-rust redis-tools test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub bench-queue bench-stream clean
+.PHONY: build run test test-rust redis-tools test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub bench-queue bench-stream bench-resp bench-header clean
 
 SDK := sdk-ts
 ## npm writes this file on every install, so it is newer than package-lock.json once the install is current
@@ -51,8 +51,16 @@ fmt: $(SDK_INSTALLED)
 	$(CARGO) fmt --all
 	cd $(SDK) && npm run --silent format
 
-## bench: every benchmark (figures land in docs/benchmarks.md)
-bench: bench-store bench-sdk bench-pubsub bench-queue bench-stream
+## bench: every benchmark (figures land in docs/benchmarks.md, under a header naming this machine)
+bench: bench-header bench-store bench-sdk bench-pubsub bench-queue bench-stream bench-resp
+
+bench-header:
+	bash -c 'source benches/lib.sh && rewrite_doc_header'
+
+## bench-resp: redis-benchmark against Nexo's RESP port and redis-server (SET GET INCR MSET PUBLISH, -P 1 and 16,
+## 16 and 1024-byte values), same flags, same run
+bench-resp: build
+	bash benches/resp.sh
 
 ## bench-store: Nexo's store against redis-server, same machine, same connections and pipeline depth
 bench-store: build

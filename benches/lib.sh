@@ -8,12 +8,35 @@
 
 BENCH_DOC=${BENCH_DOC:-docs/benchmarks.md}
 
-# Heading and introduction of a benchmarks file that does not exist yet.
+# machine_description: CPU model, cores, memory and kernel of this machine, in one line.
+machine_description() {
+    local cpu memory
+    cpu=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')
+    memory=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
+    echo "${cpu:-unknown CPU}, $(nproc) cores, ${memory:-unknown memory}, Linux $(uname -r)"
+}
+
+# Heading and introduction of the benchmarks file, naming this machine.
 bench_doc_header() {
     echo "# Benchmarks"
     echo
-    echo "Figures from \`make bench\` on the machine named below. Absolute numbers depend on the machine; the ratio"
+    echo "Machine: $(machine_description); \`make bench\` of $(date -u +%Y-%m-%d)."
+    echo
+    echo "Figures from \`make bench\` on the machine named above. Absolute numbers depend on the machine; the ratio"
     echo "against the peer measured in the same run is what to compare across runs."
+}
+
+# rewrite_doc_header: replaces everything before the first section of $BENCH_DOC with bench_doc_header.
+rewrite_doc_header() {
+    local tmp
+    tmp=$(mktemp)
+    bench_doc_header > "$tmp"
+    if [ -f "$BENCH_DOC" ]; then
+        echo >> "$tmp"
+        awk '/^<!-- bench-.*:begin -->$/ { found = 1 } found { print }' "$BENCH_DOC" >> "$tmp"
+    fi
+    cat "$tmp" > "$BENCH_DOC"
+    rm -f "$tmp"
 }
 
 # splice_section NAME CONTENT_FILE: puts the lines of CONTENT_FILE between the markers of section NAME in
