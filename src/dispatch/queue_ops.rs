@@ -17,6 +17,9 @@ use nexo_shards::queue::{
 };
 use nexo_shards::Millis;
 
+/// The resolution of the server clock, in milliseconds.
+const CLOCK_RESOLUTION_MS: u64 = 1;
+
 /// One queue operation, for the shard that owns `queue`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueOp<K> {
@@ -339,7 +342,8 @@ impl ShardCore {
                 self.after_queue_change(name, now);
             }
             Some(_) => {
-                let deadline = now.saturating_add(wait_ms);
+                // The clock reads whole milliseconds, rounded down: one more makes the wait at least `wait_ms`.
+                let deadline = now.saturating_add(wait_ms).saturating_add(CLOCK_RESOLUTION_MS);
                 self.queues.borrow_mut().park(name, PopWaiter { holder, count, deadline, reply });
                 self.timer.reschedule(self.queues.borrow().next_wakeup());
             }
