@@ -133,3 +133,23 @@ fn segment_files(data_dir: &Path) -> Vec<u64> {
 fn crash(files: StreamFiles) {
     drop(files);
 }
+
+/// How a test's run of a stream ends.
+enum Ending {
+    /// [`crash`]: nothing more is written.
+    Crash,
+    /// A clean shutdown: everything is synced.
+    Shutdown,
+}
+
+/// Creates the stream in `data_dir`, appends offsets `0..to` durably in batches of `batch`, then ends as told.
+fn write_new(data_dir: &Path, config: StreamConfig, to: u64, batch: u64, ending: Ending) {
+    block_on(async {
+        let files = create(data_dir, config);
+        append_durably(&files, 0, to, batch).await;
+        match ending {
+            Ending::Crash => crash(files),
+            Ending::Shutdown => files.shutdown().await.expect("clean shutdown"),
+        }
+    });
+}

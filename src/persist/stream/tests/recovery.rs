@@ -18,11 +18,7 @@ fn set_len(path: &Path, len: u64) {
 fn a_reopened_stream_continues_its_offsets_in_the_same_segment() {
     let dir = temp_dir();
     let config = small(64 << 10, 1 << 20);
-    block_on(async {
-        let files = create(dir.path(), config);
-        append_durably(&files, 0, 10, 3).await;
-        files.shutdown().await.expect("clean shutdown");
-    });
+    write_new(dir.path(), config, 10, 3, Ending::Shutdown);
     for restart in 0..3u64 {
         block_on(async {
             let (files, report) = open(dir.path(), config);
@@ -41,11 +37,7 @@ fn a_reopened_stream_continues_its_offsets_in_the_same_segment() {
 fn offsets_are_never_reused_after_a_crash() {
     let dir = temp_dir();
     let config = small(2 << 10, 1 << 20);
-    block_on(async {
-        let files = create(dir.path(), config);
-        append_durably(&files, 0, 120, 4).await;
-        crash(files);
-    });
+    write_new(dir.path(), config, 120, 4, Ending::Crash);
     block_on(async {
         let (files, report) = open(dir.path(), config);
         assert_eq!(report.next_offset, 120, "every acknowledged record is back, with its offset");
@@ -93,11 +85,7 @@ fn a_torn_batch_is_dropped_whole_and_later_appends_survive() {
 fn garbage_after_the_last_record_is_truncated() {
     let dir = temp_dir();
     let config = small(64 << 10, 1 << 20);
-    block_on(async {
-        let files = create(dir.path(), config);
-        append_durably(&files, 0, 20, 4).await;
-        crash(files);
-    });
+    write_new(dir.path(), config, 20, 4, Ending::Crash);
     let segment = segment_path(dir.path(), 0);
     let mut bytes = fs::read(&segment).expect("read");
     let end = crate::persist::record::scan_records(&bytes).valid_len;
@@ -123,11 +111,7 @@ fn garbage_after_the_last_record_is_truncated() {
 fn empty_segments_after_a_torn_one_are_removed() {
     let dir = temp_dir();
     let config = small(64 << 10, 1 << 20);
-    block_on(async {
-        let files = create(dir.path(), config);
-        append_durably(&files, 0, 10, 5).await;
-        files.shutdown().await.expect("clean shutdown");
-    });
+    write_new(dir.path(), config, 10, 5, Ending::Shutdown);
     // A crash right after a roll: the next segment exists, empty, and the old one lost its last batch.
     let segment = segment_path(dir.path(), 0);
     set_len(&segment, file_len(&segment) - 1);
@@ -147,11 +131,7 @@ fn empty_segments_after_a_torn_one_are_removed() {
 fn lost_or_damaged_indexes_are_rebuilt() {
     let dir = temp_dir();
     let config = small(2 << 10, 0);
-    block_on(async {
-        let files = create(dir.path(), config);
-        append_durably(&files, 0, 400, 3).await;
-        files.shutdown().await.expect("clean shutdown");
-    });
+    write_new(dir.path(), config, 400, 3, Ending::Shutdown);
     let bases = segment_files(dir.path());
     assert!(bases.len() > 5);
     fs::remove_file(index_path(dir.path(), bases[0])).ok();
@@ -190,11 +170,7 @@ fn lost_or_damaged_indexes_are_rebuilt() {
 fn corruption_in_a_sealed_segment_is_an_error() {
     let dir = temp_dir();
     let config = small(2 << 10, 1 << 20);
-    block_on(async {
-        let files = create(dir.path(), config);
-        append_durably(&files, 0, 100, 2).await;
-        files.shutdown().await.expect("clean shutdown");
-    });
+    write_new(dir.path(), config, 100, 2, Ending::Shutdown);
     let bases = segment_files(dir.path());
     let first = segment_path(dir.path(), bases[0]);
     let mut bytes = fs::read(&first).expect("read");
@@ -210,11 +186,7 @@ fn corruption_in_a_sealed_segment_is_an_error() {
 fn a_missing_segment_is_an_error() {
     let dir = temp_dir();
     let config = small(2 << 10, 1 << 20);
-    block_on(async {
-        let files = create(dir.path(), config);
-        append_durably(&files, 0, 100, 2).await;
-        files.shutdown().await.expect("clean shutdown");
-    });
+    write_new(dir.path(), config, 100, 2, Ending::Shutdown);
     let bases = segment_files(dir.path());
     fs::remove_file(segment_path(dir.path(), bases[2])).expect("remove");
     let error = StreamFiles::open(dir_of(dir.path()), config).err();

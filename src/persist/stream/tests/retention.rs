@@ -77,11 +77,7 @@ fn a_drop_right_after_a_roll_waits_for_the_writer() {
 fn a_crash_in_the_middle_of_a_drop_leaves_a_consistent_log() {
     let dir = temp_dir();
     let config = small(2 << 10, 0);
-    block_on(async {
-        let files = create(dir.path(), config);
-        append_durably(&files, 0, 200, 3).await;
-        files.shutdown().await.expect("clean shutdown");
-    });
+    write_new(dir.path(), config, 200, 3, Ending::Shutdown);
     // The drop removed the oldest segment file, then the process died before removing its index and the next.
     let bases = segment_files(dir.path());
     fs::remove_file(segment_path(dir.path(), bases[0])).expect("remove");
