@@ -27,7 +27,7 @@
 // errors go to stderr.
 
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
+import { MS_PER_SECOND, cpuPerItem, latencySummary, parseOptions, withTimeout } from '../generator.mjs';
 
 const DEFAULTS = {
   host: '127.0.0.1',
@@ -43,35 +43,10 @@ const DEFAULTS = {
 const QUEUE_NAME = 'bench-queue';
 /** BullMQ job name (BullMQ requires one; Nexo jobs have none). */
 const BULLMQ_JOB_NAME = 'job';
-const PERCENTILES = { p50: 0.5, p99: 0.99 };
-const MS_DECIMALS = 3;
-const US_DECIMALS = 2;
-const MS_PER_SECOND = 1000;
+const TARGETS = ['nexo', 'bullmq'];
 
-const { values: args } = parseArgs({
-  options: {
-    target: { type: 'string' },
-    host: { type: 'string', default: DEFAULTS.host },
-    port: { type: 'string' },
-    jobs: { type: 'string', default: String(DEFAULTS.jobs) },
-    'warmup-jobs': { type: 'string', default: String(DEFAULTS['warmup-jobs']) },
-    consumers: { type: 'string', default: String(DEFAULTS.consumers) },
-    concurrency: { type: 'string', default: String(DEFAULTS.concurrency) },
-    window: { type: 'string', default: String(DEFAULTS.window) },
-    'job-bytes': { type: 'string', default: String(DEFAULTS['job-bytes']) },
-    'timeout-s': { type: 'string', default: String(DEFAULTS['timeout-s']) },
-  },
-});
-
-function positiveInt(name) {
-  const value = Number(args[name]);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`--${name} must be a positive integer`);
-  return value;
-}
-
+const { args, positiveInt } = parseOptions(DEFAULTS, TARGETS);
 const target = args.target;
-if (target !== 'nexo' && target !== 'bullmq') throw new RangeError('--target must be nexo or bullmq');
-if (args.port === undefined) throw new RangeError('--port is required');
 const host = args.host;
 const port = positiveInt('port');
 const jobCount = positiveInt('jobs');
@@ -224,21 +199,10 @@ async function runPhase(system, current) {
   await Promise.all([produce(system, current), settled]);
 }
 
-function withTimeout(promise, what) {
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-function percentile(sorted, fraction) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
-}
 
 const client = await connect();
 process.stderr.write(`${target}: ${warmupJobs} warm-up jobs\n`);
-await withTimeout(runPhase(client, new Phase(0, warmupJobs)), 'the warm-up');
+await withTimeout(runPhase(client, new Phase(0, warmupJobs)), 'the warm-up', timeoutMs);
 
 const measured = new Phase(warmupJobs, jobCount);
 process.stderr.write(`${target}: ${jobCount} measured jobs\n`);
@@ -247,16 +211,15 @@ const started = performance.now();
 await withTimeout(
   runPhase(client, measured).then(() => client.finish()),
   'the measured run',
+  timeoutMs,
 );
 const seconds = (performance.now() - started) / MS_PER_SECOND;
 const cpu = process.cpuUsage(cpuBefore);
 await client.close();
 
-const latencies = measured.latencies.sort();
+const { p50, p99 } = latencySummary(measured.latencies);
 const rate = Math.round(jobCount / seconds);
-const p50 = percentile(latencies, PERCENTILES.p50).toFixed(MS_DECIMALS);
-const p99 = percentile(latencies, PERCENTILES.p99).toFixed(MS_DECIMALS);
-const cpuPerJob = ((cpu.user + cpu.system) / jobCount).toFixed(US_DECIMALS);
+const cpuPerJob = cpuPerItem(cpu, jobCount);
 console.log('target,jobs,jobs_per_sec,p50_ms,p99_ms,peak_backlog,duplicates,client_cpu_us_per_job');
 console.log([target, jobCount, rate, p50, p99, measured.peakBacklog, measured.duplicates, cpuPerJob].join(','));
 process.stderr.write(

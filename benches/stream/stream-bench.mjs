@@ -33,7 +33,7 @@
 // during the measured interval, divided by the measured records. Progress and errors go to stderr.
 
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
+import { MS_PER_SECOND, cpuPerItem, latencySummary, parseOptions, withTimeout } from '../generator.mjs';
 
 const DEFAULTS = {
   host: '127.0.0.1',
@@ -61,36 +61,11 @@ const JETSTREAM_SUBJECT = 'bench.records';
 const STAMP_OFFSET = 0;
 const INDEX_OFFSET = 8;
 const HEADER_BYTES = 12;
-const PERCENTILES = { p50: 0.5, p99: 0.99 };
-const MS_DECIMALS = 3;
-const US_DECIMALS = 2;
 const MB_DECIMALS = 2;
-const MS_PER_SECOND = 1000;
 const BYTES_PER_MB = 1e6;
 
-const { values: args } = parseArgs({
-  options: {
-    target: { type: 'string' },
-    host: { type: 'string', default: DEFAULTS.host },
-    port: { type: 'string' },
-    records: { type: 'string', default: String(DEFAULTS.records) },
-    'warmup-records': { type: 'string', default: String(DEFAULTS['warmup-records']) },
-    concurrency: { type: 'string', default: String(DEFAULTS.concurrency) },
-    window: { type: 'string', default: String(DEFAULTS.window) },
-    'record-bytes': { type: 'string', default: String(DEFAULTS['record-bytes']) },
-    'timeout-s': { type: 'string', default: String(DEFAULTS['timeout-s']) },
-  },
-});
-
-function positiveInt(name) {
-  const value = Number(args[name]);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`--${name} must be a positive integer`);
-  return value;
-}
-
+const { args, positiveInt } = parseOptions(DEFAULTS, TARGETS);
 const target = args.target;
-if (!TARGETS.includes(target)) throw new RangeError(`--target must be one of ${TARGETS.join(', ')}`);
-if (args.port === undefined) throw new RangeError('--port is required');
 const host = args.host;
 const port = positiveInt('port');
 const recordCount = positiveInt('records');
@@ -291,38 +266,25 @@ async function runPhase(system, current) {
   await Promise.all([produce(system, current), current.untilDelivered()]);
 }
 
-function withTimeout(promise, what) {
-  let timer;
-  const expired = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-function percentile(sorted, fraction) {
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
-}
 
 const system = await connect();
 process.stderr.write(`${target}: ${warmupRecords} warm-up records of ${recordBytes} bytes\n`);
-await withTimeout(runPhase(system, new Phase(0, warmupRecords)), 'the warm-up');
+await withTimeout(runPhase(system, new Phase(0, warmupRecords)), 'the warm-up', timeoutMs);
 
 const measured = new Phase(warmupRecords, recordCount);
 process.stderr.write(`${target}: ${recordCount} measured records of ${recordBytes} bytes\n`);
 const cpuBefore = process.cpuUsage();
 const started = performance.now();
-await withTimeout(runPhase(system, measured), 'the measured run');
+await withTimeout(runPhase(system, measured), 'the measured run', timeoutMs);
 const cpu = process.cpuUsage(cpuBefore);
 const seconds = (measured.lastDelivery - started) / MS_PER_SECOND;
-await withTimeout(system.settle(), 'settling the last acks');
+await withTimeout(system.settle(), 'settling the last acks', timeoutMs);
 await system.close();
 
-const latencies = measured.latencies.sort();
+const { p50, p99 } = latencySummary(measured.latencies);
 const rate = Math.round(recordCount / seconds);
 const megabytes = ((recordCount * recordBytes) / BYTES_PER_MB / seconds).toFixed(MB_DECIMALS);
-const p50 = percentile(latencies, PERCENTILES.p50).toFixed(MS_DECIMALS);
-const p99 = percentile(latencies, PERCENTILES.p99).toFixed(MS_DECIMALS);
-const cpuPerRecord = ((cpu.user + cpu.system) / recordCount).toFixed(US_DECIMALS);
+const cpuPerRecord = cpuPerItem(cpu, recordCount);
 console.log(
   'target,record_bytes,records,records_per_sec,mb_per_sec,p50_ms,p99_ms,peak_backlog,duplicates,' +
     'client_cpu_us_per_record',
