@@ -307,6 +307,36 @@ pub(crate) mod checks {
         fn decode_from(bytes: &[u8]) -> Result<Self, Self::Error>;
     }
 
+    /// Implements [`Record`] for a journal record type with inherent `encode(&self, &mut Vec<u8>)` and
+    /// `decode(&[u8])` methods, and adds the two tests every record type has: every sample of `$samples()`
+    /// round-trips, and every truncated prefix of one fails to decode.
+    macro_rules! record_checks {
+        ($record:ty, $error:ty, $samples:path) => {
+            impl $crate::codec::checks::Record for $record {
+                type Error = $error;
+
+                fn encode_into(&self, out: &mut Vec<u8>) {
+                    self.encode(out);
+                }
+
+                fn decode_from(bytes: &[u8]) -> Result<$record, $error> {
+                    <$record>::decode(bytes)
+                }
+            }
+
+            #[test]
+            fn every_sample_round_trips() {
+                $crate::codec::checks::assert_round_trips($samples());
+            }
+
+            #[test]
+            fn every_truncated_prefix_fails_to_decode() {
+                $crate::codec::checks::assert_truncated_prefixes_fail($samples());
+            }
+        };
+    }
+    pub(crate) use record_checks;
+
     pub(crate) fn encoded<R: Record>(record: &R) -> Vec<u8> {
         let mut out = Vec::new();
         record.encode_into(&mut out);

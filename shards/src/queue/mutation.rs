@@ -218,9 +218,7 @@ fn decode_purged(reader: &mut Reader<'_>) -> Result<QueueMutation, MutationDecod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::checks::{
-        assert_round_trips, assert_truncated_prefixes_fail, decode_garbage, encoded, flip_bytes, Record,
-    };
+    use crate::codec::checks::{decode_garbage, encoded, flip_bytes, record_checks};
     use crate::queue::Backoff;
 
     fn samples() -> Vec<QueueMutation> {
@@ -270,27 +268,7 @@ mod tests {
         ]
     }
 
-    impl Record for QueueMutation {
-        type Error = MutationDecodeError;
-
-        fn encode_into(&self, out: &mut Vec<u8>) {
-            self.encode(out);
-        }
-
-        fn decode_from(bytes: &[u8]) -> Result<QueueMutation, MutationDecodeError> {
-            QueueMutation::decode(bytes)
-        }
-    }
-
-    #[test]
-    fn every_sample_round_trips() {
-        assert_round_trips(samples());
-    }
-
-    #[test]
-    fn every_truncated_prefix_fails_to_decode() {
-        assert_truncated_prefixes_fail(samples());
-    }
+    record_checks!(QueueMutation, MutationDecodeError, samples);
 
     #[test]
     fn the_layout_is_pinned_byte_for_byte() {

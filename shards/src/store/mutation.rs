@@ -138,9 +138,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::checks::{
-        assert_round_trips, assert_truncated_prefixes_fail, decode_garbage, encoded, flip_bytes, Record,
-    };
+    use crate::codec::checks::{decode_garbage, encoded, flip_bytes, record_checks};
     use crate::store::{KeyTtl, StoreConfig};
 
     fn samples() -> Vec<Mutation> {
@@ -166,27 +164,7 @@ mod tests {
         ]
     }
 
-    impl Record for Mutation {
-        type Error = MutationDecodeError;
-
-        fn encode_into(&self, out: &mut Vec<u8>) {
-            self.encode(out);
-        }
-
-        fn decode_from(bytes: &[u8]) -> Result<Mutation, MutationDecodeError> {
-            Mutation::decode(bytes)
-        }
-    }
-
-    #[test]
-    fn every_sample_round_trips() {
-        assert_round_trips(samples());
-    }
-
-    #[test]
-    fn every_truncated_prefix_fails_to_decode() {
-        assert_truncated_prefixes_fail(samples());
-    }
+    record_checks!(Mutation, MutationDecodeError, samples);
 
     #[test]
     fn the_layout_is_pinned_byte_for_byte() {

@@ -153,9 +153,7 @@ impl StreamMutation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::checks::{
-        assert_round_trips, assert_truncated_prefixes_fail, decode_garbage, encoded, flip_bytes, Record,
-    };
+    use crate::codec::checks::{decode_garbage, encoded, flip_bytes, record_checks};
     use crate::stream::Retention;
 
     fn samples() -> Vec<StreamMutation> {
@@ -196,27 +194,7 @@ mod tests {
         ]
     }
 
-    impl Record for StreamMutation {
-        type Error = MutationDecodeError;
-
-        fn encode_into(&self, out: &mut Vec<u8>) {
-            self.encode(out);
-        }
-
-        fn decode_from(bytes: &[u8]) -> Result<StreamMutation, MutationDecodeError> {
-            StreamMutation::decode(bytes)
-        }
-    }
-
-    #[test]
-    fn every_sample_round_trips() {
-        assert_round_trips(samples());
-    }
-
-    #[test]
-    fn every_truncated_prefix_fails_to_decode() {
-        assert_truncated_prefixes_fail(samples());
-    }
+    record_checks!(StreamMutation, MutationDecodeError, samples);
 
     #[test]
     fn every_kind_has_a_sample_and_a_distinct_number() {
