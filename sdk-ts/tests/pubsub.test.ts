@@ -15,7 +15,7 @@ import { ContentTag, Opcode } from '../src/protocol/opcodes.js';
 import { FrameWriter, PayloadReader } from '../src/protocol/payload.js';
 import { MockServer } from './mock-server.js';
 import { client, eventually, sharedServer, sleep, subtopic, topic } from './nexo.js';
-import { TestServer } from './server.js';
+import { withOwnServer } from './server.js';
 
 /** Upper bound for a message to reach a subscriber of a server that is not under load. */
 const DELIVERY_DEADLINE_MS = 5000;
@@ -529,13 +529,10 @@ describe('races between concurrent clients', () => {
 });
 
 describe('reconnects', () => {
-  it('after the server restarts, a subscription keeps receiving and the retained value is delivered again', async () => {
-    const server = await TestServer.start();
-    const options = { ...sharedServer, port: server.port, reconnect };
-    const subscriber = await NexoClient.connect(options);
-    let restarted: TestServer | undefined;
-    let publisher: NexoClient | undefined;
-    try {
+  it('after the server restarts, a subscription keeps receiving and the retained value is delivered again', () =>
+    withOwnServer({}, async (server) => {
+      const options = { ...sharedServer, port: server.port, reconnect };
+      const subscriber = await server.connect(options);
       const name = 'sensors/k1/temp';
       const retained = { data: { celsius: 21.5 }, topic: name, retained: true };
       await subscriber.pubsub(name).publish({ celsius: 21.5 }, { retain: true });
@@ -547,50 +544,35 @@ describe('reconnects', () => {
       expect(inbox.messages).toEqual([retained]);
       const ready = waitForEvent(subscriber, 'ready');
       const idsAfter = await subscribeRequests(subscriber, async () => {
-        await server.stop({ keepDataDir: true });
-        restarted = await server.restart();
+        await server.stop();
+        await server.restart();
         await ready;
       });
       // Subscribed again with the same id before ready, so the retained value came again.
       expect(idsAfter).toEqual([idBefore]);
       expect(inbox.messages).toEqual([retained, retained]);
-      publisher = await NexoClient.connect(options);
+      const publisher = await server.connect(options);
       expect(await publisher.pubsub(name).publish({ celsius: 22 })).toBe(1);
       await inbox.waitFor(3);
       expect(inbox.messages[2]).toEqual({ data: { celsius: 22 }, topic: name, retained: false });
       await subscription?.unsubscribe();
       expect(await publisher.pubsub(name).clearRetained()).toBe(true);
-    } finally {
-      await publisher?.close();
-      await subscriber.close();
-      await (restarted ?? server).stop();
-      server.cleanUp();
-    }
-  });
+    }));
 
-  it('a subscribe while the client reconnects rejects with NotConnectedError and is not made after reconnecting', async () => {
-    const server = await TestServer.start({ shards: 1 });
-    const options = { ...sharedServer, port: server.port, reconnect };
-    const subscriber = await NexoClient.connect(options);
-    let restarted: TestServer | undefined;
-    let publisher: NexoClient | undefined;
-    try {
+  it('a subscribe while the client reconnects rejects with NotConnectedError and is not made after reconnecting', () =>
+    withOwnServer({ shards: 1 }, async (server) => {
+      const options = { ...sharedServer, port: server.port, reconnect };
+      const subscriber = await server.connect(options);
       const handler = vi.fn();
       const reconnecting = waitForEvent(subscriber, 'reconnecting');
       await server.kill();
       await reconnecting;
       await expect(subscriber.pubsub('alarms/#').subscribe(handler)).rejects.toBeInstanceOf(NotConnectedError);
       const ready = waitForEvent(subscriber, 'ready');
-      restarted = await server.restart({ shards: 1 });
+      await server.restart({ shards: 1 });
       await ready;
-      publisher = await NexoClient.connect(options);
+      const publisher = await server.connect(options);
       expect(await publisher.pubsub('alarms/fire').publish('drill')).toBe(0);
       expect(handler).not.toHaveBeenCalled();
-    } finally {
-      await publisher?.close();
-      await subscriber.close();
-      await (restarted ?? server).stop();
-      server.cleanUp();
-    }
-  });
+    }));
 });

@@ -17,7 +17,7 @@ import { HEADER_BYTES } from '../src/protocol/frame.js';
 import { Opcode } from '../src/protocol/opcodes.js';
 import { decodeQueue, encodeQueue } from '../src/protocol/queue-commands.js';
 import { client, eventually, queueName, sharedServer, sleep } from './nexo.js';
-import { TestServer } from './server.js';
+import { withOwnServer } from './server.js';
 import {
   DELIVERY_DEADLINE_MS,
   Gate,
@@ -770,13 +770,10 @@ describe('races between concurrent clients', () => {
 });
 
 describe('reconnects', () => {
-  it('after the server restarts, a consumer resumes with the same consumer id and no job is handled twice', async () => {
-    const server = await TestServer.start({ shards: 2 });
-    const options = { ...sharedServer, port: server.port, reconnect };
-    const consumer = await NexoClient.connect(options);
-    let restarted: TestServer | undefined;
-    let producer: NexoClient | undefined;
-    try {
+  it('after the server restarts, a consumer resumes with the same consumer id and no job is handled twice', () =>
+    withOwnServer({ shards: 2 }, async (server) => {
+      const options = { ...sharedServer, port: server.port, reconnect };
+      const consumer = await server.connect(options);
       const queue = await consumer.queue<number>('emails').create({ visibilityTimeoutMs: LONG_VISIBILITY_MS });
       const worker = new Worker<number>();
       let subscription: QueueSubscription | undefined;
@@ -788,34 +785,26 @@ describe('reconnects', () => {
       await statsReach(queue, { ready: 0, inFlight: 0 });
       const ready = waitForEvent(consumer, 'ready');
       const after = await sentFrames(consumer, Opcode.QueueSubscribe, async () => {
-        await server.stop({ keepDataDir: true });
-        restarted = await server.restart({ shards: 2 });
+        await server.stop();
+        await server.restart({ shards: 2 });
         await ready;
       });
       // Subscribed again once, with the same consumer id and credits, before ready.
       expect(after.map((frame) => subscribeFields(frame.subarray(HEADER_BYTES)))).toEqual([
         subscribeFields((before as Buffer).subarray(HEADER_BYTES)),
       ]);
-      producer = await NexoClient.connect(options);
+      const producer = await server.connect(options);
       await producer.queue<number>('emails').pushBatch([5, 6, 7, 8, 9].map((data) => ({ data })));
       await worker.waitFor(10);
       await statsReach(queue, { ready: 0, inFlight: 0, consumers: 1 });
       expect([...worker.data()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
       expect(new Set(worker.handled.map((handled) => handled.meta.id)).size).toBe(10);
       await subscription?.stop();
-    } finally {
-      await producer?.close();
-      await consumer.close();
-      await (restarted ?? server).stop();
-      server.cleanUp();
-    }
-  });
+    }));
 
-  it('a job whose callback runs across a kill -9 and restart is handled again, and its old lease is never settled', async () => {
-    const server = await TestServer.start({ shards: 1 });
-    const consumer = await NexoClient.connect({ ...sharedServer, port: server.port, reconnect });
-    let restarted: TestServer | undefined;
-    try {
+  it('a job whose callback runs across a kill -9 and restart is handled again, and its old lease is never settled', () =>
+    withOwnServer({ shards: 1 }, async (server) => {
+      const consumer = await server.connect({ ...sharedServer, port: server.port, reconnect });
       const queue = await consumer.queue<string>('jobs').create({ visibilityTimeoutMs: LONG_VISIBILITY_MS });
       const gate = new Gate();
       let calls = 0;
@@ -831,7 +820,7 @@ describe('reconnects', () => {
           await worker.waitFor(1);
           const ready = waitForEvent(consumer, 'ready');
           await server.kill();
-          restarted = await server.restart({ shards: 1 });
+          await server.restart({ shards: 1 });
           await ready;
           gate.open();
           await worker.waitFor(2);
@@ -842,10 +831,5 @@ describe('reconnects', () => {
       expect(acks).toHaveLength(1);
       expect(errors.filter((error) => !(error instanceof ConnectionClosedError))).toEqual([]);
       await subscription.stop();
-    } finally {
-      await consumer.close();
-      await (restarted ?? server).stop();
-      server.cleanUp();
-    }
-  });
+    }));
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { NexoClient, type NexoClientOptions } from '../src/index.js';
 
 /** Repository root (the SDK lives in `sdk-ts/`). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -125,4 +126,60 @@ function listeningPort(child: ChildProcess): Promise<number> {
       resolvePromise(Number(address.slice(address.lastIndexOf(':') + 1)));
     });
   });
+}
+
+/**
+ * A server of one test, and the clients connected to it: it can be stopped (keeping its data), killed and restarted
+ * on the same port and data dir; `withOwnServer` closes the clients, stops it and removes its data at the end.
+ */
+export class OwnServer {
+  private readonly clients: NexoClient[] = [];
+
+  constructor(
+    private readonly original: TestServer,
+    private current: TestServer = original,
+  ) {}
+
+  /** The port every restart keeps. */
+  get port(): number {
+    return this.original.port;
+  }
+
+  /** Connects a client with `options` (closed at the end of the test). */
+  async connect(options: NexoClientOptions): Promise<NexoClient> {
+    const connected = await NexoClient.connect(options);
+    this.clients.push(connected);
+    return connected;
+  }
+
+  /** SIGTERM, keeping the data dir for `restart`. */
+  stop(): Promise<void> {
+    return this.current.stop({ keepDataDir: true });
+  }
+
+  /** SIGKILL: nothing is flushed. */
+  kill(): Promise<void> {
+    return this.current.kill();
+  }
+
+  /** Starts the server again on its port and data dir. */
+  async restart(options: Omit<ServerOptions, 'port' | 'dataDir'> = {}): Promise<void> {
+    this.current = await this.original.restart(options);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((connected) => connected.close()));
+    await this.current.stop({ keepDataDir: true });
+    this.original.cleanUp();
+  }
+}
+
+/** Runs `test` against a server of its own (see `OwnServer`), and cleans everything up however it ends. */
+export async function withOwnServer(options: ServerOptions, test: (server: OwnServer) => Promise<void>): Promise<void> {
+  const server = new OwnServer(await TestServer.start(options));
+  try {
+    await test(server);
+  } finally {
+    await server.close();
+  }
 }

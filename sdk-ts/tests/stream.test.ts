@@ -15,7 +15,7 @@ import { HEADER_BYTES } from '../src/protocol/frame.js';
 import { Opcode } from '../src/protocol/opcodes.js';
 import { encodeStream } from '../src/protocol/stream-commands.js';
 import { client, eventually, sharedServer, sleep, streamName } from './nexo.js';
-import { TestServer } from './server.js';
+import { withOwnServer } from './server.js';
 import { createStream, deadListed, groupReaches, numbers, sentFrames, subscribe } from './streams.js';
 import {
   DELIVERY_DEADLINE_MS,
@@ -741,13 +741,10 @@ describe('races between concurrent clients', () => {
 });
 
 describe('reconnects', () => {
-  it('after the server restarts, a member rejoins with the same member id and continues from the committed offset', async () => {
-    const server = await TestServer.start({ shards: 2 });
-    const options = { ...sharedServer, port: server.port, reconnect };
-    const consumer = await NexoClient.connect(options);
-    let restarted: TestServer | undefined;
-    let producer: NexoClient | undefined;
-    try {
+  it('after the server restarts, a member rejoins with the same member id and continues from the committed offset', () =>
+    withOwnServer({ shards: 2 }, async (server) => {
+      const options = { ...sharedServer, port: server.port, reconnect };
+      const consumer = await server.connect(options);
       const stream = await consumer.stream<number>('events').create({ ackTimeoutMs: LONG_ACK_TIMEOUT_MS });
       const worker = new Worker<number, RecordMeta>();
       let subscription: StreamSubscription | undefined;
@@ -758,32 +755,24 @@ describe('reconnects', () => {
       await groupReaches(stream, 'analytics', { committed: '5', pending: 0 });
       const ready = waitForEvent(consumer, 'ready');
       const after = await sentFrames(consumer, Opcode.StreamSubscribe, async () => {
-        await server.stop({ keepDataDir: true });
-        restarted = await server.restart({ shards: 2 });
+        await server.stop();
+        await server.restart({ shards: 2 });
         await ready;
       });
       // Subscribed again once, with the same member id, credits and from, before ready.
       expect(after.map((frame) => memberFields(frame.subarray(HEADER_BYTES)))).toEqual([
         memberFields((before as Buffer).subarray(HEADER_BYTES)),
       ]);
-      producer = await NexoClient.connect(options);
+      const producer = await server.connect(options);
       expect((await producer.stream<number>('events').publishBatch(numbers(5, 5))).firstOffset).toBe('5');
       await groupReaches(stream, 'analytics', { committed: '10', pending: 0 });
       expect([...worker.data()].sort((a, b) => a - b)).toEqual(numbers(10));
       await subscription?.stop();
-    } finally {
-      await producer?.close();
-      await consumer.close();
-      await (restarted ?? server).stop();
-      server.cleanUp();
-    }
-  });
+    }));
 
-  it('a record whose callback runs across a kill -9 and restart is delivered again, and its old delivery is never settled', async () => {
-    const server = await TestServer.start({ shards: 1 });
-    const consumer = await NexoClient.connect({ ...sharedServer, port: server.port, reconnect });
-    let restarted: TestServer | undefined;
-    try {
+  it('a record whose callback runs across a kill -9 and restart is delivered again, and its old delivery is never settled', () =>
+    withOwnServer({ shards: 1 }, async (server) => {
+      const consumer = await server.connect({ ...sharedServer, port: server.port, reconnect });
       const stream = await consumer.stream<string>('events').create({ ackTimeoutMs: LONG_ACK_TIMEOUT_MS });
       const gate = new Gate();
       let calls = 0;
@@ -799,7 +788,7 @@ describe('reconnects', () => {
           await worker.waitFor(1);
           const ready = waitForEvent(consumer, 'ready');
           await server.kill();
-          restarted = await server.restart({ shards: 1 });
+          await server.restart({ shards: 1 });
           await ready;
           gate.open();
           await worker.waitFor(2);
@@ -810,25 +799,18 @@ describe('reconnects', () => {
       expect(settles).toHaveLength(1);
       expect(errors.filter((error) => !(error instanceof ConnectionClosedError))).toEqual([]);
       await subscription.stop();
-    } finally {
-      await consumer.close();
-      await (restarted ?? server).stop();
-      server.cleanUp();
-    }
-  });
+    }));
 
-  it('every acknowledged publish is readable after a kill -9 and restart with its offset, timestamp and data; offsets go on', async () => {
-    const PUBLISHES = 20;
-    const server = await TestServer.start({ shards: 2 });
-    const producer = await NexoClient.connect({ ...sharedServer, port: server.port, reconnect });
-    let restarted: TestServer | undefined;
-    try {
+  it('every acknowledged publish is readable after a kill -9 and restart with its offset, timestamp and data; offsets go on', () =>
+    withOwnServer({ shards: 2 }, async (server) => {
+      const PUBLISHES = 20;
+      const producer = await server.connect({ ...sharedServer, port: server.port, reconnect });
       const stream = await producer.stream<Buffer>('audit').create();
       const payloads = numbers(PUBLISHES).map((index) => Buffer.from([index, 0, 255 - index]));
       const acknowledged = await Promise.all(payloads.map((payload) => stream.publish(payload)));
       const ready = waitForEvent(producer, 'ready');
       await server.kill();
-      restarted = await server.restart({ shards: 2 });
+      await server.restart({ shards: 2 });
       await ready;
       const { records } = await stream.read();
       for (const [index, result] of acknowledged.entries()) {
@@ -836,10 +818,5 @@ describe('reconnects', () => {
         expect(record).toEqual({ offset: result.offset, timestamp: result.timestamp, data: payloads[index] });
       }
       expect((await stream.publish(Buffer.from('after'))).offset).toBe(String(PUBLISHES));
-    } finally {
-      await producer.close();
-      await (restarted ?? server).stop();
-      server.cleanUp();
-    }
-  });
+    }));
 });
