@@ -11,6 +11,7 @@ pub mod pubsub;
 pub mod queue;
 pub mod store;
 pub mod stream;
+pub mod text;
 pub mod value;
 
 /// Wall-clock time in milliseconds since the Unix epoch, always passed in by the caller.

@@ -9,6 +9,7 @@
 use super::engine::Target;
 use super::inflight::Lease;
 use super::{HolderId, LeaseId, MessageId, NackOutcome, Queue, QueueError, QueueMutation};
+use crate::text::truncate_at_char_boundary;
 use crate::Millis;
 
 /// The failure reason recorded when a lease expires before its holder settles it.
@@ -122,7 +123,7 @@ impl Queue {
             self.journal.push(QueueMutation::Requeued { id, attempts, sequence, available_at: delayed_until });
             NackOutcome::Retrying { available_at }
         } else if self.options.dead_letter {
-            let reason = truncate_reason(reason);
+            let reason = truncate_at_char_boundary(reason, MAX_FAILURE_REASON_BYTES);
             let target = Target::Dead { reason: Box::from(reason), failed_at: now };
             let sequence = self.messages.get(&id).map_or(0, |message| message.sequence);
             self.relink(id, attempts, sequence, target);
@@ -134,30 +135,5 @@ impl Queue {
             self.journal.push(QueueMutation::Removed { id });
             NackOutcome::Dropped
         }
-    }
-}
-
-/// `reason` cut to at most [`MAX_FAILURE_REASON_BYTES`] bytes at a character boundary.
-pub(super) fn truncate_reason(reason: &str) -> &str {
-    let mut end = reason.len().min(MAX_FAILURE_REASON_BYTES);
-    // A UTF-8 character is at most 4 bytes, so this steps back at most 3 times.
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    &reason[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasons_are_cut_at_a_character_boundary() {
-        assert_eq!(truncate_reason("boom"), "boom");
-        let exact = "x".repeat(MAX_FAILURE_REASON_BYTES);
-        assert_eq!(truncate_reason(&exact), exact);
-        let long = format!("{}é", "x".repeat(MAX_FAILURE_REASON_BYTES - 1));
-        assert_eq!(truncate_reason(&long).len(), MAX_FAILURE_REASON_BYTES - 1, "é would straddle the limit");
-        assert!(truncate_reason(&"€".repeat(1_000)).len() <= MAX_FAILURE_REASON_BYTES);
     }
 }

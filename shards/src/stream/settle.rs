@@ -9,6 +9,7 @@
 
 use super::group::Refusal;
 use super::{HolderId, NackOutcome, Offset, Stream, StreamError, StreamMutation};
+use crate::text::truncate_at_char_boundary;
 use crate::Millis;
 
 /// The failure reason recorded when a delivery is not acked within the ack timeout.
@@ -40,7 +41,7 @@ impl Stream {
         let options = self.options;
         let found = self.group_mut(group)?;
         let delivery = found.take_pending(offset, holder).map_err(|refusal| refused(refusal, group, offset))?;
-        let reason = truncate_reason(reason);
+        let reason = truncate_at_char_boundary(reason, MAX_FAILURE_REASON_BYTES);
         let deliveries = delivery.deliveries;
         let outcome = found.fail(offset, deliveries, reason, now, &options);
         if outcome == NackOutcome::DeadLettered {
@@ -90,30 +91,5 @@ fn refused(refusal: Refusal, group: &str, offset: Offset) -> StreamError {
     match refusal {
         Refusal::NotPending => StreamError::NotPending { group, offset },
         Refusal::NotHolder => StreamError::NotHolder { group, offset },
-    }
-}
-
-/// `reason` cut to at most [`MAX_FAILURE_REASON_BYTES`] bytes at a character boundary.
-pub(super) fn truncate_reason(reason: &str) -> &str {
-    let mut end = reason.len().min(MAX_FAILURE_REASON_BYTES);
-    // A UTF-8 character is at most 4 bytes, so this steps back at most 3 times.
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    &reason[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasons_are_cut_at_a_character_boundary() {
-        assert_eq!(truncate_reason("boom"), "boom");
-        let exact = "x".repeat(MAX_FAILURE_REASON_BYTES);
-        assert_eq!(truncate_reason(&exact), exact);
-        let long = format!("{}é", "x".repeat(MAX_FAILURE_REASON_BYTES - 1));
-        assert_eq!(truncate_reason(&long).len(), MAX_FAILURE_REASON_BYTES - 1, "é would straddle the limit");
-        assert!(truncate_reason(&"€".repeat(1_000)).len() <= MAX_FAILURE_REASON_BYTES);
     }
 }
