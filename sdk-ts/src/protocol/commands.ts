@@ -47,6 +47,11 @@ export function stringCapacity(text: string, extra = 0): number {
   return LENGTH_OVERHEAD + text.length * MAX_UTF8_PER_UNIT + extra;
 }
 
+/** A request whose payload starts with `name` (a key, topic, filter, queue or stream), with room for `extra` bytes. */
+export function namedRequest(name: string, extra = 0): FrameWriter {
+  return request(stringCapacity(name, extra)).string(name);
+}
+
 function keyList(opcode: number, keys: readonly string[]): Buffer {
   const writer = request(LENGTH_OVERHEAD + keys.length * KEY_ESTIMATE_BYTES).u32(keys.length);
   for (const key of keys) writer.string(key);
@@ -68,7 +73,7 @@ export const encode = {
     return finish(request(capacity).string(key).value(value).u8(condition).u64(ttlMs), Opcode.StoreSet);
   },
   get(key: string): Buffer {
-    return finish(request(stringCapacity(key)).string(key), Opcode.StoreGet);
+    return finish(namedRequest(key), Opcode.StoreGet);
   },
   del(keys: readonly string[]): Buffer {
     return keyList(Opcode.StoreDel, keys);
@@ -77,16 +82,16 @@ export const encode = {
     return keyList(Opcode.StoreExists, keys);
   },
   expire(key: string, ttlMs: number): Buffer {
-    return finish(request(stringCapacity(key, U64_BYTES)).string(key).u64(ttlMs), Opcode.StoreExpire);
+    return finish(namedRequest(key, U64_BYTES).u64(ttlMs), Opcode.StoreExpire);
   },
   persist(key: string): Buffer {
-    return finish(request(stringCapacity(key)).string(key), Opcode.StorePersist);
+    return finish(namedRequest(key), Opcode.StorePersist);
   },
   ttl(key: string): Buffer {
-    return finish(request(stringCapacity(key)).string(key), Opcode.StoreTtl);
+    return finish(namedRequest(key), Opcode.StoreTtl);
   },
   incrBy(key: string, delta: number | bigint): Buffer {
-    return finish(request(stringCapacity(key, U64_BYTES)).string(key).i64(delta), Opcode.StoreIncrBy);
+    return finish(namedRequest(key, U64_BYTES).i64(delta), Opcode.StoreIncrBy);
   },
   mset(entries: ReadonlyArray<readonly [string, WireValue]>): Buffer {
     let capacity = LENGTH_OVERHEAD;
@@ -116,13 +121,10 @@ export const encode = {
     return finish(request(0), Opcode.StoreFlushAll);
   },
   subscribe(filter: string, subscriptionId: number): Buffer {
-    return finish(
-      request(stringCapacity(filter, U32_BYTES)).string(filter).u32(subscriptionId),
-      Opcode.PubSubSubscribe,
-    );
+    return finish(namedRequest(filter, U32_BYTES).u32(subscriptionId), Opcode.PubSubSubscribe);
   },
   unsubscribe(filter: string): Buffer {
-    return finish(request(stringCapacity(filter)).string(filter), Opcode.PubSubUnsubscribe);
+    return finish(namedRequest(filter), Opcode.PubSubUnsubscribe);
   },
   publish(topic: string, value: WireValue, retain: boolean, ttlMs: number): Buffer {
     const capacity = stringCapacity(topic, VALUE_OVERHEAD + wireLength(value.data) + PUBLISH_TRAILER);
@@ -136,7 +138,7 @@ export const encode = {
     );
   },
   clearRetained(topic: string): Buffer {
-    return finish(request(stringCapacity(topic)).string(topic), Opcode.PubSubClearRetained);
+    return finish(namedRequest(topic), Opcode.PubSubClearRetained);
   },
 };
 

@@ -22,6 +22,7 @@ import {
   list,
   readAll,
   request,
+  namedRequest,
   stringCapacity,
   wireLength,
 } from './commands.js';
@@ -107,11 +108,6 @@ export interface WireDlqPage {
   items: WireDeadMessage[];
 }
 
-/** A request of `queue` with `extra` bytes after the name. */
-function queueRequest(queue: string, extra = 0): FrameWriter {
-  return request(stringCapacity(queue, extra)).string(queue);
-}
-
 function pushItem(writer: FrameWriter, item: WirePushItem): FrameWriter {
   writer
     .value(item.value)
@@ -127,7 +123,7 @@ function pushItemBytes(item: WirePushItem): number {
 }
 
 function options(opcode: number, queue: string, wire: WireQueueOptions): Buffer {
-  const writer = queueRequest(queue, OPTIONS_BYTES)
+  const writer = namedRequest(queue, OPTIONS_BYTES)
     .u64(wire.visibilityTimeoutMs)
     .u32(wire.maxRetries)
     .u8(wire.backoffKind)
@@ -140,12 +136,12 @@ function options(opcode: number, queue: string, wire: WireQueueOptions): Buffer 
 
 /** A request whose payload is the queue name alone. */
 function nameOnly(opcode: number, queue: string): Buffer {
-  return finish(queueRequest(queue), opcode);
+  return finish(namedRequest(queue), opcode);
 }
 
 /** A request whose payload is the queue name and one `u64` (a lease or a message id). */
 function withU64(opcode: number, queue: string, value: bigint): Buffer {
-  return finish(queueRequest(queue, U64_BYTES).u64(value), opcode);
+  return finish(namedRequest(queue, U64_BYTES).u64(value), opcode);
 }
 
 export const encodeQueue = {
@@ -154,36 +150,36 @@ export const encodeQueue = {
   delete: (queue: string): Buffer => nameOnly(Opcode.QueueDelete, queue),
   exists: (queue: string): Buffer => nameOnly(Opcode.QueueExists, queue),
   push(queue: string, item: WirePushItem): Buffer {
-    return finish(pushItem(queueRequest(queue, pushItemBytes(item)), item), Opcode.QueuePush);
+    return finish(pushItem(namedRequest(queue, pushItemBytes(item)), item), Opcode.QueuePush);
   },
   pushBatch(queue: string, items: readonly WirePushItem[]): Buffer {
     let capacity = U32_BYTES;
     for (const item of items) capacity += pushItemBytes(item);
-    const writer = queueRequest(queue, capacity).u32(items.length);
+    const writer = namedRequest(queue, capacity).u32(items.length);
     for (const item of items) pushItem(writer, item);
     return finish(writer, Opcode.QueuePushBatch);
   },
   subscribe(queue: string, consumerId: number, credits: number): Buffer {
     return finish(
-      queueRequest(queue, 2 * U32_BYTES)
+      namedRequest(queue, 2 * U32_BYTES)
         .u32(consumerId)
         .u32(credits),
       Opcode.QueueSubscribe,
     );
   },
   unsubscribe(queue: string, consumerId: number): Buffer {
-    return finish(queueRequest(queue, U32_BYTES).u32(consumerId), Opcode.QueueUnsubscribe);
+    return finish(namedRequest(queue, U32_BYTES).u32(consumerId), Opcode.QueueUnsubscribe);
   },
   ack: (queue: string, lease: bigint): Buffer => withU64(Opcode.QueueAck, queue, lease),
   nack(queue: string, lease: bigint, reason: string): Buffer {
     const capacity = U64_BYTES + LENGTH_OVERHEAD + reason.length * MAX_UTF8_PER_UNIT;
-    return finish(queueRequest(queue, capacity).u64(lease).string(reason), Opcode.QueueNack);
+    return finish(namedRequest(queue, capacity).u64(lease).string(reason), Opcode.QueueNack);
   },
   touch: (queue: string, lease: bigint): Buffer => withU64(Opcode.QueueTouch, queue, lease),
   release: (queue: string, lease: bigint): Buffer => withU64(Opcode.QueueRelease, queue, lease),
   pop(queue: string, count: number, waitMs: number): Buffer {
     return finish(
-      queueRequest(queue, U32_BYTES + U64_BYTES)
+      namedRequest(queue, U32_BYTES + U64_BYTES)
         .u32(count)
         .u64(waitMs),
       Opcode.QueuePop,
@@ -193,7 +189,7 @@ export const encodeQueue = {
   purge: (queue: string): Buffer => nameOnly(Opcode.QueuePurge, queue),
   dlqPeek(queue: string, limit: number, offset: number): Buffer {
     return finish(
-      queueRequest(queue, 2 * U32_BYTES)
+      namedRequest(queue, 2 * U32_BYTES)
         .u32(limit)
         .u32(offset),
       Opcode.QueueDlqPeek,

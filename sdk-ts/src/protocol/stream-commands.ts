@@ -31,6 +31,7 @@ import {
   list,
   readAll,
   request,
+  namedRequest,
   stringCapacity,
   wireLength,
 } from './commands.js';
@@ -126,14 +127,9 @@ export interface WireDeadPage {
   items: WireDeadRecord[];
 }
 
-/** A request of `stream` with `extra` bytes after the name. */
-function streamRequest(stream: string, extra = 0): FrameWriter {
-  return request(stringCapacity(stream, extra)).string(stream);
-}
-
 /** A request of `group` of `stream` with `extra` bytes after both names. */
 function groupRequest(stream: string, group: string, extra = 0): FrameWriter {
-  return streamRequest(stream, stringCapacity(group, extra)).string(group);
+  return namedRequest(stream, stringCapacity(group, extra)).string(group);
 }
 
 function position(writer: FrameWriter, wire: WirePosition): FrameWriter {
@@ -141,7 +137,7 @@ function position(writer: FrameWriter, wire: WirePosition): FrameWriter {
 }
 
 function options(opcode: number, stream: string, wire: WireStreamOptions): Buffer {
-  const writer = streamRequest(stream, STREAM_OPTIONS_BYTES)
+  const writer = namedRequest(stream, STREAM_OPTIONS_BYTES)
     .u64(wire.maxAgeMs)
     .u64(wire.maxBytes)
     .u32(wire.maxDeliveries)
@@ -152,7 +148,7 @@ function options(opcode: number, stream: string, wire: WireStreamOptions): Buffe
 
 /** A request whose payload is the stream name alone. */
 function nameOnly(opcode: number, stream: string): Buffer {
-  return finish(streamRequest(stream), opcode);
+  return finish(namedRequest(stream), opcode);
 }
 
 /** Encoders of every stream request: each returns a complete frame whose request id the connection fills in. */
@@ -162,19 +158,19 @@ export const encodeStream = {
   delete: (stream: string): Buffer => nameOnly(Opcode.StreamDelete, stream),
   exists: (stream: string): Buffer => nameOnly(Opcode.StreamExists, stream),
   publish(stream: string, value: WireValue): Buffer {
-    const writer = streamRequest(stream, VALUE_OVERHEAD + wireLength(value.data)).value(value);
+    const writer = namedRequest(stream, VALUE_OVERHEAD + wireLength(value.data)).value(value);
     return finish(writer, Opcode.StreamPublish);
   },
   publishBatch(stream: string, values: readonly WireValue[]): Buffer {
     let capacity = U32_BYTES;
     for (const value of values) capacity += VALUE_OVERHEAD + wireLength(value.data);
-    const writer = streamRequest(stream, capacity).u32(values.length);
+    const writer = namedRequest(stream, capacity).u32(values.length);
     for (const value of values) writer.value(value);
     return finish(writer, Opcode.StreamPublishBatch);
   },
   read(stream: string, fromOffset: bigint, limit: number): Buffer {
     return finish(
-      streamRequest(stream, U64_BYTES + U32_BYTES)
+      namedRequest(stream, U64_BYTES + U32_BYTES)
         .u64(fromOffset)
         .u32(limit),
       Opcode.StreamRead,
