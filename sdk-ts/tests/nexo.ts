@@ -1,7 +1,7 @@
 // The one shared client of a test file, connected to the shared server, and unique keys, topics, queue and stream
 // names that are deleted (keys, queues, streams) or cleared of retained values (topics) after each test.
 
-import { afterAll, afterEach, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { NexoClient, type NexoClientOptions } from '../src/index.js';
 
 export { eventually, sleep } from './wait.js';
@@ -13,6 +13,21 @@ export const port = inject('nexoPort');
 export const sharedServer: NexoClientOptions = { host: '127.0.0.1', port, logger: null };
 
 export const client = await NexoClient.connect(sharedServer);
+
+/**
+ * `count` more clients of the shared server for the tests of the calling `describe`: connected before its first
+ * test, closed after its last. The array is filled in place.
+ */
+export function otherClients(count: number): NexoClient[] {
+  const clients: NexoClient[] = [];
+  beforeAll(async () => {
+    clients.push(...(await Promise.all(Array.from({ length: count }, () => NexoClient.connect(sharedServer)))));
+  });
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((other) => other.close()));
+  });
+  return clients;
+}
 
 const created = new Set<string>();
 const topics = new Set<string>();

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ConnectionClosedError,
   ErrorCode,
@@ -16,7 +16,7 @@ import { decode } from '../src/protocol/commands.js';
 import { HEADER_BYTES } from '../src/protocol/frame.js';
 import { Opcode } from '../src/protocol/opcodes.js';
 import { decodeQueue, encodeQueue } from '../src/protocol/queue-commands.js';
-import { client, eventually, queueName, sharedServer, sleep } from './nexo.js';
+import { client, eventually, otherClients, queueName, sharedServer, sleep } from './nexo.js';
 import { withOwnServer } from './server.js';
 import {
   DELIVERY_DEADLINE_MS,
@@ -24,6 +24,7 @@ import {
   type Handled,
   Worker,
   reportedErrors,
+  sentFrames,
   subscribeFields,
   waitForEvent,
   yieldToEventLoop,
@@ -81,17 +82,6 @@ function deadLettered(queue: Queue<unknown>, count: number, timeoutMs = DELIVERY
 /** The time between one start and the next. */
 function gaps(times: number[]): number[] {
   return times.slice(1).map((time, index) => time - (times[index] as number)); // index < length - 1
-}
-
-/** The frames of `opcode` that `run` sends through `on`. */
-async function sentFrames(on: NexoClient, opcode: number, run: () => Promise<unknown>): Promise<Buffer[]> {
-  const request = vi.spyOn(on, 'request');
-  try {
-    await run();
-    return request.mock.calls.map(([frame]) => frame as Buffer).filter((frame) => frame.readUInt16LE(0) === opcode);
-  } finally {
-    request.mockRestore();
-  }
 }
 
 describe('lifecycle', () => {
@@ -699,15 +689,7 @@ describe('unlikely edges', () => {
 
 describe('races between concurrent clients', () => {
   const CLIENTS = 4;
-  let clients: NexoClient[] = [];
-
-  beforeAll(async () => {
-    clients = await Promise.all(Array.from({ length: CLIENTS }, () => NexoClient.connect(sharedServer)));
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((other) => other.close()));
-  });
+  const clients = otherClients(CLIENTS);
 
   it('consumers on several clients share the jobs pushed by several clients, and each job is handled once', async () => {
     const JOBS_PER_PRODUCER = 50;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionClosedError, ErrorCode, NexoClient, NexoError, NotConnectedError } from '../src/index.js';
-import { client, eventually, key, prefix, sharedServer, sleep } from './nexo.js';
+import { client, eventually, key, otherClients, prefix, sharedServer, sleep } from './nexo.js';
 import { TestServer } from './server.js';
 
 const map = client.store.map;
@@ -353,15 +353,7 @@ describe('a server with a small frame limit', () => {
 
 describe('races between concurrent clients', () => {
   const CLIENTS = 8;
-  let clients: NexoClient[] = [];
-
-  beforeAll(async () => {
-    clients = await Promise.all(Array.from({ length: CLIENTS }, () => NexoClient.connect(sharedServer)));
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((other) => other.close()));
-  });
+  const clients = otherClients(CLIENTS);
 
   it('clients incrementing one counter concurrently reach the exact total', async () => {
     const counter = key('race-counter');

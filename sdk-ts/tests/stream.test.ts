@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ConnectionClosedError,
   ErrorCode,
@@ -14,15 +14,16 @@ import { decode } from '../src/protocol/commands.js';
 import { HEADER_BYTES } from '../src/protocol/frame.js';
 import { Opcode } from '../src/protocol/opcodes.js';
 import { encodeStream } from '../src/protocol/stream-commands.js';
-import { client, eventually, sharedServer, sleep, streamName } from './nexo.js';
+import { client, eventually, otherClients, sharedServer, sleep, streamName } from './nexo.js';
 import { withOwnServer } from './server.js';
-import { createStream, deadListed, groupReaches, numbers, sentFrames, subscribe } from './streams.js';
+import { createStream, deadListed, groupReaches, numbers, subscribe } from './streams.js';
 import {
   DELIVERY_DEADLINE_MS,
   Gate,
   Worker,
   memberFields,
   reportedErrors,
+  sentFrames,
   waitForEvent,
   yieldToEventLoop,
 } from './workers.js';
@@ -640,15 +641,7 @@ describe('stop', () => {
 
 describe('races between concurrent clients', () => {
   const CLIENTS = 4;
-  let clients: NexoClient[] = [];
-
-  beforeAll(async () => {
-    clients = await Promise.all(Array.from({ length: CLIENTS }, () => NexoClient.connect(sharedServer)));
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((other) => other.close()));
-  });
+  const clients = otherClients(CLIENTS);
 
   it('members on several clients share what several clients publish at once: dense distinct offsets, each record handled once', async () => {
     const RECORDS_PER_PRODUCER = 50;

@@ -1,9 +1,8 @@
 // Helpers of the stream suite: streams with unique names (deleted after each test by `nexo.ts`), members stopped after
-// each test, waits on a group's stats and dead list, and what a client sent.
+// each test, and waits on a group's stats and dead list.
 
-import { afterEach, vi } from 'vitest';
+import { afterEach } from 'vitest';
 import type {
-  NexoClient,
   RecordHandler,
   Stream,
   StreamGroupStats,
@@ -71,15 +70,4 @@ export function deadListed(
 /** `count` numbers from `start`: the data of a batch. */
 export function numbers(count: number, start = 0): number[] {
   return Array.from({ length: count }, (_, index) => start + index);
-}
-
-/** The frames of `opcode` that `run` sends through `on`. */
-export async function sentFrames(on: NexoClient, opcode: number, run: () => Promise<unknown>): Promise<Buffer[]> {
-  const request = vi.spyOn(on, 'request');
-  try {
-    await run();
-    return request.mock.calls.map(([frame]) => frame as Buffer).filter((frame) => frame.readUInt16LE(0) === opcode);
-  } finally {
-    request.mockRestore();
-  }
 }

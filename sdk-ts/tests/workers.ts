@@ -3,6 +3,7 @@
 // reported or sent.
 
 import { performance } from 'node:perf_hooks';
+import { vi } from 'vitest';
 import type { JobMeta, NexoClient } from '../src/index.js';
 import { PayloadReader } from '../src/protocol/payload.js';
 import { eventually } from './wait.js';
@@ -111,4 +112,15 @@ export function memberFields(payload: Buffer): {
   const memberId = reader.u32('member id');
   const credits = reader.u32('credits');
   return { stream, group, memberId, credits, from: { kind: reader.u8('kind'), value: reader.u64('value') } };
+}
+
+/** The frames of `opcode` that `run` sends through `on`. */
+export async function sentFrames(on: NexoClient, opcode: number, run: () => Promise<unknown>): Promise<Buffer[]> {
+  const request = vi.spyOn(on, 'request');
+  try {
+    await run();
+    return request.mock.calls.map(([frame]) => frame as Buffer).filter((frame) => frame.readUInt16LE(0) === opcode);
+  } finally {
+    request.mockRestore();
+  }
 }
