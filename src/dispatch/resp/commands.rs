@@ -94,9 +94,13 @@ const UNKNOWN_COMMAND_ARGS_BYTES: usize = 128;
 const ALREADY_EXPIRED_TTL_MS: u64 = 1;
 const MS_PER_SECOND: u64 = 1000;
 
-/// Maps one command (arguments as received, the name first and non-empty) to what runs.
-pub(super) fn plan<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]]) -> Result<Planned<'a>, ErrorReply> {
-    let name = String::from_utf8_lossy(args[0]).to_ascii_uppercase();
+/// Maps one command (arguments as received, the name first; `name` is it upper-cased) to what runs.
+pub(super) fn plan<'a>(
+    core: &ShardCore,
+    session: &mut Session,
+    name: &str,
+    args: &[&'a [u8]],
+) -> Result<Planned<'a>, ErrorReply> {
     let Some(&(_, arity)) = COMMANDS.iter().find(|(known, _)| *known == name) else {
         return Err(unknown_command(args));
     };
@@ -105,15 +109,15 @@ pub(super) fn plan<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]
     if (arity > 0 && count != arity) || (arity < 0 && count < -arity) {
         return Err(redis_error(format!("ERR wrong number of arguments for '{}' command", name.to_lowercase())));
     }
-    if !session.is_authenticated() && !BEFORE_AUTH.contains(&name.as_str()) {
+    if !session.is_authenticated() && !BEFORE_AUTH.contains(&name) {
         return Err(ErrorReply::new(ErrorCode::AuthRequired, "authentication required"));
     }
     if subscription_count(core, session) > 0 {
-        return subscribed_mode(&name, args);
+        return subscribed_mode(name, args);
     }
     let request = |request, form| Ok(Planned::Request(request, form));
     let now_ms = clock::now_ms();
-    match name.as_str() {
+    match name {
         "PING" => match args {
             [_] => Ok(ready_raw(b"+PONG\r\n".to_vec())),
             [_, message] => Ok(ready_raw(bulk(message))),
@@ -133,12 +137,12 @@ pub(super) fn plan<'a>(core: &ShardCore, session: &mut Session, args: &[&'a [u8]
         "SETNX" => request(store_set(args[1], args[2], SetCondition::IfAbsent, 0)?, RespForm::Integer),
         "SETEX" | "PSETEX" => {
             let unit = if name == "SETEX" { MS_PER_SECOND } else { 1 };
-            let ttl_ms = positive(args[2], unit, &name)?;
+            let ttl_ms = positive(args[2], unit, name)?;
             request(store_set(args[1], args[3], SetCondition::Always, ttl_ms)?, RespForm::Ok)
         }
         "DEL" | "UNLINK" => request(Request::StoreDel { keys: keys(&args[1..])? }, RespForm::Integer),
         "EXISTS" => request(Request::StoreExists { keys: keys(&args[1..])? }, RespForm::Integer),
-        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => expire(&name, args, now_ms),
+        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => expire(name, args, now_ms),
         "TTL" => request(Request::StoreTtl { key: key(args[1])? }, RespForm::TtlSeconds),
         "PTTL" => request(Request::StoreTtl { key: key(args[1])? }, RespForm::Integer),
         "PERSIST" => request(Request::StorePersist { key: key(args[1])? }, RespForm::Integer),

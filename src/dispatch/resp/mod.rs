@@ -75,7 +75,12 @@ async fn run_batch(core: &ShardCore, session: &mut Session, input: &[u8], out: &
             more = true;
             break;
         };
-        if let Some(alone) = args.first().and_then(|name| Alone::of(&upper(name))) {
+        if args.is_empty() {
+            consumed += used;
+            continue;
+        }
+        let name = command.name();
+        if let Some(alone) = Alone::of(&name) {
             // These talk to every shard: they run alone, after everything before them.
             if batch.len() > 0 {
                 more = true;
@@ -90,10 +95,7 @@ async fn run_batch(core: &ShardCore, session: &mut Session, input: &[u8], out: &
             return BatchOutcome { consumed, close: false, full: true, quit: false };
         }
         consumed += used;
-        if args.is_empty() {
-            continue;
-        }
-        match commands::plan(core, session, &args) {
+        match commands::plan(core, session, &name, &args) {
             Ok(Planned::Ready(reply, form)) => batch.add_ready(Render::Resp(form), Ok(reply)),
             Ok(Planned::Request(request, form)) => batch.add_request(core, session, request, Render::Resp(form)),
             Ok(Planned::Store(op, form)) => batch.add_store_op(core, op, Render::Resp(form)),
@@ -124,11 +126,6 @@ fn borrowed_args<'a>(command: &Command<'a>) -> Option<Vec<&'a [u8]>> {
             std::borrow::Cow::Owned(_) => None,
         })
         .collect()
-}
-
-/// A command name upper-cased, as the command tables spell them.
-fn upper(name: &[u8]) -> String {
-    String::from_utf8_lossy(name).to_ascii_uppercase()
 }
 
 fn not_authenticated() -> ErrorReply {
