@@ -3,7 +3,7 @@
 CARGO ?= cargo
 NEXO_ARGS ?=
 
-.PHONY: build run test test-rust redis-tools test-sdk lint lint-rust lint-sdk fmt bench bench-store bench-sdk bench-pubsub bench-queue bench-stream bench-resp bench-header clean
+.PHONY: build run test test-rust redis-tools chromium test-sdk lint lint-rust lint-sdk lint-dashboard fmt bench bench-store bench-sdk bench-pubsub bench-queue bench-stream bench-resp bench-header clean
 
 SDK := sdk-ts
 ## npm writes this file on every install, so it is newer than package-lock.json once the install is current
@@ -29,12 +29,19 @@ redis-tools:
 	@command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools; }
 
-## test-sdk: the TypeScript SDK's vitest suites (their global setup builds the release server)
-test-sdk: $(SDK_INSTALLED)
+## chromium: Debian's Chromium, which the dashboard's browser test drives with playwright-core, when missing
+chromium:
+	@command -v chromium >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+## test-sdk: the TypeScript SDK's vitest suites (their global setup builds the release server; the dashboard
+## suite drives Chromium)
+test-sdk: $(SDK_INSTALLED) chromium
 	cd $(SDK) && npx vitest run
 
-## lint: rustfmt check, clippy with warnings as errors, and the SDK's type check
-lint: lint-rust lint-sdk
+## lint: rustfmt check, clippy with warnings as errors, the SDK's type check, and the formatting of the SDK and
+## of the dashboard page (with the SDK's prettier settings)
+lint: lint-rust lint-sdk lint-dashboard
 
 lint-rust:
 	$(CARGO) fmt --all -- --check
@@ -43,13 +50,16 @@ lint-rust:
 lint-sdk: $(SDK_INSTALLED)
 	cd $(SDK) && npm run --silent typecheck && npm run --silent format:check
 
+lint-dashboard: $(SDK_INSTALLED)
+	cd $(SDK) && npx prettier --check --config .prettierrc.json ../dashboard-static
+
 $(SDK_INSTALLED): $(SDK)/package-lock.json
 	cd $(SDK) && npm ci
 
 ## fmt: format the code (Rust and the SDK)
 fmt: $(SDK_INSTALLED)
 	$(CARGO) fmt --all
-	cd $(SDK) && npm run --silent format
+	cd $(SDK) && npm run --silent format && npx prettier --write --config .prettierrc.json ../dashboard-static
 
 ## bench: every benchmark (figures land in docs/benchmarks.md, under a header naming this machine)
 bench: bench-header bench-store bench-sdk bench-pubsub bench-queue bench-stream bench-resp

@@ -21,7 +21,7 @@ use crate::persist::stream::{StreamConfig, DEFAULT_TAIL_CACHE_BYTES};
 use crate::persist::FsyncPolicy;
 use values::{
     parse_auth_token, parse_dashboard, parse_data_dir, parse_fsync, parse_max_connections, parse_max_frame_bytes,
-    parse_output_buffer_bytes, parse_plain, parse_positive_size, parse_shards, parse_size,
+    parse_output_buffer_bytes, parse_plain, parse_positive_size, parse_shards, parse_size, parse_switch,
 };
 
 pub use values::{MAX_CONNECTIONS_LIMIT, MAX_FRAME_BYTES_LIMIT, MAX_SHARDS, MIN_FRAME_BYTES};
@@ -40,6 +40,8 @@ pub struct Config {
     pub resp_port: Option<u16>,
     /// Address of the dashboard and its JSON API; `None` when disabled.
     pub dashboard: Option<SocketAddr>,
+    /// Whether the dashboard refuses its actions.
+    pub dashboard_read_only: bool,
     /// Number of shards (one executor thread each), `1..=MAX_SHARDS`.
     pub shards: usize,
     /// Root directory of every data file.
@@ -165,7 +167,7 @@ pub enum ConfigError {
 }
 
 /// The default of an option.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DefaultValue {
     /// Parsed like any user-given value.
     Text(&'static str),
@@ -173,7 +175,13 @@ enum DefaultValue {
     OnlineCpus,
     /// No value: the option is off unless given.
     Unset,
+    /// A switch: off by default, on when the flag is given without a value (`--name`); `--name=false` or its
+    /// environment variable set to `false` turns it off.
+    Switch,
 }
+
+/// The value a switch given without one takes.
+const SWITCH_ON: &str = "true";
 
 /// One row of the option table.
 #[derive(Debug, Clone, Copy)]
@@ -215,6 +223,12 @@ const DASHBOARD: OptionSpec = OptionSpec {
     value_name: "<ip:port|off>",
     default: DefaultValue::Text("127.0.0.1:8080"),
     help: "Address of the dashboard and JSON API; `off` disables it",
+};
+const DASHBOARD_READ_ONLY: OptionSpec = OptionSpec {
+    name: "dashboard-read-only",
+    value_name: "",
+    default: DefaultValue::Switch,
+    help: "Hide the dashboard's actions (delete, purge, retry, seek): it only shows state",
 };
 const SHARDS: OptionSpec = OptionSpec {
     name: "shards",
@@ -326,11 +340,12 @@ const SHUTDOWN_GRACE_MS: OptionSpec = OptionSpec {
 };
 
 /// Every option, in `--help` order.
-const OPTIONS: [OptionSpec; 22] = [
+const OPTIONS: [OptionSpec; 23] = [
     HOST,
     PORT,
     RESP_PORT,
     DASHBOARD,
+    DASHBOARD_READ_ONLY,
     SHARDS,
     DATA_DIR,
     AUTH_TOKEN,
@@ -380,6 +395,7 @@ pub fn parse(
         let spec = &OPTIONS[index];
         let value = match inline {
             Some(value) => value,
+            None if spec.default == DefaultValue::Switch => SWITCH_ON.to_string(),
             None => match args.next() {
                 Some(value) if !value.starts_with("--") => value,
                 _ => return Err(ConfigError::MissingValue { name: spec.name }),
@@ -401,6 +417,7 @@ fn build(raw: &RawValues<'_>) -> Result<Config, ConfigError> {
         resp_port: Some(raw.parse(&RESP_PORT, parse_plain::<u16>("a port number 0..=65535 (0 disables)"))?)
             .filter(|&port| port != DISABLED_PORT),
         dashboard: raw.parse(&DASHBOARD, parse_dashboard)?,
+        dashboard_read_only: raw.parse_optional(&DASHBOARD_READ_ONLY, parse_switch)?.unwrap_or_default(),
         shards: raw.parse(&SHARDS, parse_shards)?,
         data_dir: raw.parse(&DATA_DIR, parse_data_dir)?,
         auth_token: raw.parse_optional(&AUTH_TOKEN, parse_auth_token)?,
@@ -443,7 +460,7 @@ impl RawValues<'_> {
         match spec.default {
             DefaultValue::Text(text) => Some((Origin::Default, text.to_string())),
             DefaultValue::OnlineCpus => Some((Origin::Default, online_cpus().to_string())),
-            DefaultValue::Unset => None,
+            DefaultValue::Unset | DefaultValue::Switch => None,
         }
     }
 
@@ -483,7 +500,8 @@ fn version_text() -> String {
 
 /// The `--help` text: every option with its value, default and environment variable.
 fn help_text() -> String {
-    let usages: Vec<String> = OPTIONS.iter().map(|spec| format!("--{} {}", spec.name, spec.value_name)).collect();
+    let usages: Vec<String> =
+        OPTIONS.iter().map(|spec| format!("--{} {}", spec.name, spec.value_name).trim_end().to_owned()).collect();
     let width = usages.iter().map(String::len).max().unwrap_or(0);
     let mut text = format!(
         "{}\nSingle-binary broker: store, pub/sub, queues and streams behind one port.\n\n\
@@ -496,6 +514,7 @@ fn help_text() -> String {
             DefaultValue::Text(text) => text.to_string(),
             DefaultValue::OnlineCpus => format!("online CPUs ({})", online_cpus()),
             DefaultValue::Unset => "none".to_string(),
+            DefaultValue::Switch => "off".to_string(),
         };
         let env = spec.env_name();
         text.push_str(&format!(

@@ -11,6 +11,7 @@
 //! syncs its files and exits. A panic on a shard thread ends the whole process with a non-zero status.
 
 use crate::config::Config;
+use crate::dashboard::DashboardOptions;
 use crate::persist::{Keyspace, KeyspacePlan, PersistError, RecoveryReport};
 use crate::signals::TerminationSignals;
 use glommio::Placement;
@@ -155,8 +156,15 @@ pub fn run(config: Config) -> Result<(), ServerError> {
     let Some(address) = start_listening(&config, &controls, &events)? else {
         return Ok(());
     };
-    if let Some(dashboard_address) = config.dashboard {
-        let bound = crate::dashboard::start(dashboard_address, inbox_senders).map_err(ServerError::Dashboard)?;
+    if let Some(address) = config.dashboard {
+        let options = DashboardOptions {
+            address,
+            auth_token: config.auth_token.clone(),
+            read_only: config.dashboard_read_only,
+            data_dir: config.data_dir.clone(),
+            store_max_bytes: config.store_maxmemory,
+        };
+        let bound = crate::dashboard::start(options, inbox_senders).map_err(ServerError::Dashboard)?;
         println!("nexo dashboard on http://{bound}");
     }
     if let Some(resp_port) = config.resp_port {

@@ -560,31 +560,3 @@ mod lifecycle {
         assert!(String::from_utf8_lossy(&output.stderr).contains("in use by another nexo process"));
     }
 }
-
-mod dashboard_api {
-    use super::*;
-    use common::http_get;
-
-    #[test]
-    fn stats_report_every_shard_from_its_own_snapshot() {
-        let dir = TempDir::new().expect("temp dir");
-        let server = Server::start_with_dashboard(dir.path(), "127.0.0.1:0", &["--shards", "4"]);
-        let mut client = server.client();
-        for key in keys_on_every_shard("stats:", 40) {
-            set_text(&mut client, &key, "v");
-        }
-        let dashboard = server.dashboard.expect("the dashboard address is printed");
-        assert!(http_get(dashboard, "/api/health").contains(r#"{"status":"ok"}"#));
-        let stats = http_get(dashboard, "/api/stats");
-        assert!(stats.starts_with("HTTP/1.1 200"), "{stats}");
-        let body = stats.split("\r\n\r\n").nth(1).expect("a body");
-        let parsed: serde_json::Value = serde_json::from_str(body).expect("stats are JSON");
-        let shards = parsed["shards"].as_array().expect("a shard list");
-        assert_eq!(shards.len(), SHARDS);
-        let keys: u64 = shards.iter().map(|shard| shard["store"]["keys"].as_u64().expect("keys")).sum();
-        assert_eq!(keys, 40);
-        let connections: u64 = shards.iter().map(|shard| shard["connections"].as_u64().expect("connections")).sum();
-        assert_eq!(connections, 1);
-        assert!(http_get(dashboard, "/nope").starts_with("HTTP/1.1 404"));
-    }
-}

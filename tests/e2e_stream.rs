@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ok, Server};
+use common::{ok, stream_options, Server};
 use nexo::client::{read_records, read_stream_stats, requests, Client, StreamDelivery, StreamStats};
 use nexo::protocol::stream::{WirePosition, WireStreamOptions};
 use nexo::protocol::{ErrorCode, Opcode, WireRecord, WireValue};
@@ -22,16 +22,6 @@ const PATIENCE: Duration = Duration::from_secs(10);
 const QUIET: Duration = Duration::from_millis(300);
 /// Retention runs about once a second; a test waits this long for it.
 const RETENTION_WAIT: Duration = Duration::from_millis(2500);
-
-fn options() -> WireStreamOptions {
-    WireStreamOptions {
-        max_age_ms: None,
-        max_bytes: None,
-        max_deliveries: 5,
-        redelivery_backoff_ms: 1_000,
-        ack_timeout_ms: 30_000,
-    }
-}
 
 fn create(client: &mut Client, stream: &str, options: &WireStreamOptions) -> bool {
     ok(client, Opcode::StreamCreate, &requests::stream_create(stream, options)).payload == [1]
@@ -109,8 +99,8 @@ fn members_on_every_shard_share_a_group_and_every_group_receives_every_record() 
     let dir = TempDir::new().expect("temp dir");
     let server = Server::start(dir.path(), &["--shards", SHARDS]);
     let mut producer = server.client();
-    assert!(create(&mut producer, "events", &options()));
-    assert!(!create(&mut producer, "events", &options()), "create is idempotent");
+    assert!(create(&mut producer, "events", &stream_options()));
+    assert!(!create(&mut producer, "events", &stream_options()), "create is idempotent");
     for n in 0..RECORDS {
         assert_eq!(publish(&mut producer, "events", &format!("e{n:03}")), n, "offsets are dense from 0");
     }
@@ -157,13 +147,13 @@ fn errors_come_back_with_their_codes() {
         error_code(&mut client, Opcode::StreamRead, &requests::stream_read("nope", 0, 10)),
         Some(ErrorCode::StreamNotFound)
     );
-    let nul = requests::stream_create("a\0b", &options());
+    let nul = requests::stream_create("a\0b", &stream_options());
     assert_eq!(error_code(&mut client, Opcode::StreamCreate, &nul), Some(ErrorCode::InvalidArgument));
-    let zero_deliveries = WireStreamOptions { max_deliveries: 0, ..options() };
+    let zero_deliveries = WireStreamOptions { max_deliveries: 0, ..stream_options() };
     let invalid = requests::stream_create("s", &zero_deliveries);
     assert_eq!(error_code(&mut client, Opcode::StreamCreate, &invalid), Some(ErrorCode::InvalidArgument));
-    assert!(create(&mut client, "s", &options()));
-    let other = requests::stream_create("s", &WireStreamOptions { max_deliveries: 2, ..options() });
+    assert!(create(&mut client, "s", &stream_options()));
+    let other = requests::stream_create("s", &WireStreamOptions { max_deliveries: 2, ..stream_options() });
     assert_eq!(error_code(&mut client, Opcode::StreamCreate, &other), Some(ErrorCode::StreamOptionsMismatch));
     publish(&mut client, "s", "only");
     assert_eq!(
@@ -203,7 +193,7 @@ fn retention_deletes_whole_old_segments_and_moves_the_groups_behind_to_the_new_s
     let dir = TempDir::new().expect("temp dir");
     let server = Server::start(dir.path(), &["--shards", "2", "--stream-segment-bytes", "4kb"]);
     let mut client = server.client();
-    let retained = WireStreamOptions { max_bytes: Some(16 << 10), ..options() };
+    let retained = WireStreamOptions { max_bytes: Some(16 << 10), ..stream_options() };
     assert!(create(&mut client, "bounded", &retained));
     ok(&mut client, Opcode::StreamSeek, &requests::stream_seek("bounded", "idle", &WirePosition::Beginning));
     let body = "r".repeat(200);
@@ -233,7 +223,7 @@ fn retention_by_age_deletes_every_sealed_segment_older_than_the_limit() {
     let dir = TempDir::new().expect("temp dir");
     let server = Server::start(dir.path(), &["--shards", "2", "--stream-segment-bytes", "4kb"]);
     let mut client = server.client();
-    assert!(create(&mut client, "aging", &WireStreamOptions { max_age_ms: Some(MAX_AGE_MS), ..options() }));
+    assert!(create(&mut client, "aging", &WireStreamOptions { max_age_ms: Some(MAX_AGE_MS), ..stream_options() }));
     let body = "a".repeat(200);
     for n in 0..100 {
         publish(&mut client, "aging", &format!("{n:04}{body}"));
@@ -256,7 +246,7 @@ fn old_records_are_read_back_from_disk_in_order_with_their_payloads() {
     let dir = TempDir::new().expect("temp dir");
     let server = Server::start(dir.path(), &["--shards", "2", "--stream-segment-bytes", "1mb"]);
     let mut client = server.client();
-    create(&mut client, "history", &options());
+    create(&mut client, "history", &stream_options());
     let body = "h".repeat(1000);
     let texts: Vec<String> = (0..RECORDS).map(|n| format!("{n:05}{body}")).collect();
     for chunk in texts.chunks(500) {
@@ -343,7 +333,7 @@ fn consume_until_killed(mut client: Client, member_id: u32) -> (Vec<u64>, Vec<u6
 fn kill_during_publish_and_consume_keeps_every_acknowledged_record_at_its_offset_with_any_shard_count() {
     let dir = TempDir::new().expect("temp dir");
     let server = Server::start(dir.path(), &["--shards", "2", "--stream-segment-bytes", "64kb"]);
-    create(&mut server.client(), "crash", &options());
+    create(&mut server.client(), "crash", &stream_options());
     let producers: Vec<_> = ["a", "b"]
         .into_iter()
         .map(|prefix| {
@@ -396,7 +386,7 @@ fn a_torn_tail_is_truncated_and_later_appends_survive_the_next_restart() {
     {
         let server = Server::start(dir.path(), &["--shards", "1"]);
         let mut client = server.client();
-        create(&mut client, "torn", &options());
+        create(&mut client, "torn", &stream_options());
         for n in 0..50 {
             publish(&mut client, "torn", &format!("before-{n}"));
         }

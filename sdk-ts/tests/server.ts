@@ -19,6 +19,8 @@ const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 30_000;
 /** Marker in the server's start-up line, followed by the bound address. */
 const LISTENING_MARKER = 'listening on ';
+/** Marker in the start-up line of the dashboard (printed before the listening line), followed by its address. */
+const DASHBOARD_MARKER = 'dashboard on http://';
 /** Set this environment variable to 1 to see the servers' logs in the test output. */
 const SERVER_LOG_VARIABLE = 'NEXO_TEST_SERVER_LOG';
 
@@ -36,6 +38,8 @@ export interface ServerOptions {
   dataDir?: string;
   /** More command-line flags. */
   args?: string[];
+  /** `--dashboard` address (`127.0.0.1:0` lets the OS choose the port); default `off`. */
+  dashboard?: string;
 }
 
 /** A running server process. */
@@ -45,19 +49,28 @@ export class TestServer {
     readonly port: number,
     readonly dataDir: string,
     private readonly ownsDataDir: boolean,
+    /** Port of the dashboard and its JSON API; `null` when it is off. */
+    readonly dashboardPort: number | null,
   ) {}
 
   static async start(options: ServerOptions = {}): Promise<TestServer> {
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'nexo-sdk-test-'));
-    const args = ['--host', '127.0.0.1', '--port', String(options.port ?? 0), '--dashboard', 'off'];
+    const args = [
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(options.port ?? 0),
+      '--dashboard',
+      options.dashboard ?? 'off',
+    ];
     args.push('--data-dir', dataDir, '--shards', String(options.shards ?? 4), ...(options.args ?? []));
     const stderr = process.env[SERVER_LOG_VARIABLE] === '1' ? 'inherit' : 'ignore';
     // RESP off through the environment, so a test's own `--resp-port` flag wins.
     const env = { ...process.env, NEXO_RESP_PORT: '0' };
     const child = spawn(NEXO_BINARY, args, { stdio: ['ignore', 'pipe', stderr], env });
-    const port = await listeningPort(child);
-    return new TestServer(child, port, dataDir, ownsDataDir);
+    const { port, dashboardPort } = await listeningPorts(child);
+    return new TestServer(child, port, dataDir, ownsDataDir, dashboardPort);
   }
 
   /** Starts another server on this one's port and data dir (after `kill` or `stop`). */
@@ -106,7 +119,9 @@ export class TestServer {
   }
 }
 
-function listeningPort(child: ChildProcess): Promise<number> {
+/** The native-protocol port from the listening line, and the dashboard's from its earlier line (if printed). */
+function listeningPorts(child: ChildProcess): Promise<{ port: number; dashboardPort: number | null }> {
+  let dashboardPort: number | null = null;
   return new Promise((resolvePromise, reject) => {
     // stdout is piped by the spawn options above
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -119,13 +134,20 @@ function listeningPort(child: ChildProcess): Promise<number> {
       reject(new Error(`nexo exited with status ${code} before listening`));
     });
     lines.on('line', (line) => {
+      const dashboard = line.split(DASHBOARD_MARKER)[1];
+      if (dashboard !== undefined) dashboardPort = portOf(dashboard);
       const rest = line.split(LISTENING_MARKER)[1];
       if (rest === undefined) return;
       clearTimeout(timer);
-      const address = rest.trim().split(/\s+/)[0] ?? '';
-      resolvePromise(Number(address.slice(address.lastIndexOf(':') + 1)));
+      resolvePromise({ port: portOf(rest), dashboardPort });
     });
   });
+}
+
+/** The port of the `host:port` that starts `text`. */
+function portOf(text: string): number {
+  const address = text.trim().split(/\s+/)[0] ?? '';
+  return Number(address.slice(address.lastIndexOf(':') + 1));
 }
 
 /**

@@ -59,6 +59,18 @@ fn both_flag_forms_are_accepted() {
 }
 
 #[test]
+fn a_switch_is_on_when_given_bare_and_reads_true_or_false_otherwise() {
+    assert!(!run(&[], &HashMap::new()).expect("valid").dashboard_read_only);
+    let bare = run(&["--dashboard-read-only", "--port", "9100"], &HashMap::new()).expect("valid");
+    assert!(bare.dashboard_read_only);
+    assert_eq!(bare.port, 9100, "a bare switch does not take the next argument");
+    assert!(!run(&["--dashboard-read-only=false"], &HashMap::new()).expect("valid").dashboard_read_only);
+    let env = HashMap::from([("NEXO_DASHBOARD_READ_ONLY", "on")]);
+    assert!(run(&[], &env).expect("valid").dashboard_read_only);
+    assert!(run(&["--dashboard-read-only=maybe"], &HashMap::new()).is_err());
+}
+
+#[test]
 fn every_option_reads_its_env_var() {
     let env = HashMap::from([
         ("NEXO_HOST", "::1"),
@@ -82,11 +94,12 @@ fn every_option_reads_its_env_var() {
 }
 
 /// One invalid value per option; the error must name the flag and the env var, whichever supplied it.
-const INVALID: [(&str, &str); 22] = [
+const INVALID: [(&str, &str); 23] = [
     ("host", "localhost"),
     ("port", "65536"),
     ("resp-port", "http"),
     ("dashboard", "8080"),
+    ("dashboard-read-only", "maybe"),
     ("shards", "0"),
     ("data-dir", ""),
     ("auth-token", ""),

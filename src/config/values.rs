@@ -151,6 +151,15 @@ pub fn parse_auth_token(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
+/// A switch such as `--dashboard-read-only`: `true`/`on`/`yes`/`1` or `false`/`off`/`no`/`0`.
+pub fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" => Ok(true),
+        "false" | "off" | "no" | "0" => Ok(false),
+        _ => Err("expected `true` or `false`".to_string()),
+    }
+}
+
 /// `--store-fsync`: see [`FsyncPolicy`].
 pub fn parse_fsync(text: &str) -> Result<FsyncPolicy, String> {
     text.parse::<FsyncPolicy>().map_err(|_| "expected `always`, `never` or `interval:<ms>` with ms >= 1".to_string())

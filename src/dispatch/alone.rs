@@ -2,11 +2,13 @@
 //! one: subscription changes (they wait for every shard), queue pops (they may wait for messages), and the stream
 //! requests that may read the stream's files first (reads, subscribes and seeks).
 
+use super::activity::Engine;
 use super::batch::decode_request;
 use super::core::ShardCore;
 use super::errors::ErrorReply;
 use super::session::Session;
 use super::{pubsub, queue_requests, stream_requests};
+use crate::clock;
 use crate::protocol::reply::encode_error;
 use crate::protocol::reply::encode_message_push;
 use crate::protocol::{ErrorCode, FrameHeader, Opcode, Reply, Request};
@@ -33,6 +35,9 @@ pub(super) async fn run_alone(
     payload: &[u8],
     out: &mut Vec<u8>,
 ) {
+    if let Some(engine) = Engine::of_opcode(header.opcode) {
+        core.activity.borrow_mut().requests.record(engine, 1, clock::now_ms());
+    }
     let result = match decode_request(session, header, payload) {
         Ok(Request::PubSubSubscribe { filter, subscription_id }) => {
             pubsub::subscribe(core, session, filter, subscription_id).await.map(|(new_on_connection, retained)| {

@@ -4,6 +4,7 @@
 //! in order in one inbox message), and a connection processes its batches one after another, so a request sent
 //! after a reply was received always observes that reply's effect.
 
+use super::activity::Engine;
 use super::alone::{run_alone, runs_alone};
 use super::core::{Durability, ShardCore};
 use super::errors::ErrorReply;
@@ -15,6 +16,7 @@ use super::resp::{self, RespForm};
 use super::session::Session;
 use super::store::{self, plan_store_request, StoreAssemble};
 use super::stream_requests::{self, is_stream_request, plan_stream_request};
+use crate::clock;
 use crate::protocol::frame::check_frame;
 use crate::protocol::reply::encode_error;
 use crate::protocol::{ErrorCode, FrameCheck, FrameHeader, FrameKind, Opcode, Reply, Request, HEADER_LEN};
@@ -101,6 +103,17 @@ pub(super) enum Assemble {
     Queue,
     /// The one reply of a stream op.
     Stream,
+}
+
+impl Assemble {
+    fn engine(self) -> Engine {
+        match self {
+            Assemble::Store(_) => Engine::Store,
+            Assemble::PubSub(_) => Engine::PubSub,
+            Assemble::Queue => Engine::Queue,
+            Assemble::Stream => Engine::Stream,
+        }
+    }
 }
 
 /// How a request's answer is written back: as a native reply frame, or in RESP.
@@ -248,6 +261,7 @@ impl<'a> Batch<'a> {
     }
 
     pub(super) async fn execute(&mut self, core: &ShardCore) {
+        self.record_activity(core);
         let mut pending = Vec::new();
         for (shard, ops) in self.remote_ops.iter_mut().enumerate() {
             if ops.is_empty() {
@@ -267,6 +281,17 @@ impl<'a> Batch<'a> {
         }
         if let Err(error) = core.wait_durable(durability).await {
             self.results[core.shard_id] = Err(error);
+        }
+    }
+
+    /// Counts the batch's requests per engine for the dashboard.
+    fn record_activity(&self, core: &ShardCore) {
+        let now = clock::now_ms();
+        let mut activity = core.activity.borrow_mut();
+        for entry in &self.entries {
+            if let Outcome::Routed { assemble, .. } = entry.outcome {
+                activity.requests.record(assemble.engine(), 1, now);
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! The per-shard state a connection needs: this shard's engines, their persistence and the other shards' inboxes.
 
+use super::activity::Activity;
 use super::errors::ErrorReply;
 use super::hub::PubSubHub;
 use super::mesh::ShardMessage;
@@ -73,6 +74,8 @@ pub struct ShardCore {
     pub inboxes: Vec<flume::Sender<ShardMessage>>,
     /// Live connections accepted by this shard.
     pub connections: ConnectionTracker,
+    /// Requests per second and published topics, for the dashboard.
+    pub activity: RefCell<Activity>,
     /// Scratch buffer for the mutations of one batch before they are handed to a WAL.
     mutations: RefCell<Vec<Mutation>>,
 }
@@ -103,6 +106,7 @@ impl ShardCore {
             me: me.clone(),
             inboxes,
             connections: ConnectionTracker::default(),
+            activity: RefCell::new(Activity::default()),
             mutations: RefCell::new(Vec::new()),
         })
     }

@@ -3,8 +3,10 @@
 //! Inboxes are bounded flume channels; a sender awaits when an inbox is full, so a slow shard slows its callers
 //! instead of growing memory. Messages that need an answer carry a one-slot reply channel.
 
+use super::activity::EngineSeries;
 use super::core::ShardCore;
 use super::errors::ErrorReply;
+use super::inspect::{inspect, Inspect, Inspection};
 use super::op::{OpReply, ShardOp};
 use super::queue_hub::PopResult;
 use super::stream_delivery::{QueryResult, StreamQuery};
@@ -43,6 +45,8 @@ pub enum ShardMessage {
     ReleaseHolder { holder: HolderId },
     /// A point-in-time summary of this shard's state.
     Stats { reply: flume::Sender<ShardStats> },
+    /// A read-only question from the dashboard.
+    Inspect { query: Inspect, reply: flume::Sender<Inspection> },
 }
 
 /// What one shard reports about itself.
@@ -53,6 +57,30 @@ pub struct ShardStats {
     pub store_keys: u64,
     pub store_used_bytes: u64,
     pub pubsub: PubSubStats,
+    pub queues: QueueTotals,
+    pub streams: StreamTotals,
+    /// Requests per engine in each of the last whole seconds, oldest first.
+    pub requests: EngineSeries,
+}
+
+/// The queues one shard owns, added up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueTotals {
+    pub queues: u64,
+    pub ready: u64,
+    pub delayed: u64,
+    pub in_flight: u64,
+    pub dead: u64,
+    pub consumers: u64,
+}
+
+/// The streams one shard owns, added up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamTotals {
+    pub streams: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub groups: u64,
 }
 
 /// One shard's pub/sub figures.
@@ -99,6 +127,9 @@ pub async fn serve_inbox(core: Rc<ShardCore>, inbox: flume::Receiver<ShardMessag
             ShardMessage::Stats { reply } => {
                 let _ = reply.send(stats(&core));
             }
+            ShardMessage::Inspect { query, reply } => {
+                let _ = reply.send(inspect(&core, query));
+            }
         }
     }
 }
@@ -129,7 +160,38 @@ fn stats(core: &ShardCore) -> ShardStats {
             dropped: counters.dropped,
             evicted: counters.evicted,
         },
+        queues: queue_totals(core),
+        streams: stream_totals(core),
+        requests: core.activity.borrow().requests.last_seconds(clock::now_ms()),
     }
+}
+
+fn queue_totals(core: &ShardCore) -> QueueTotals {
+    let queues = core.queues.borrow();
+    let mut totals = QueueTotals::default();
+    for slot in queues.names().filter_map(|name| queues.get(name)) {
+        let stats = slot.queue.stats();
+        totals.queues += 1;
+        totals.ready += stats.ready;
+        totals.delayed += stats.delayed;
+        totals.in_flight += stats.in_flight;
+        totals.dead += stats.dead_lettered;
+        totals.consumers += slot.consumer_count() as u64;
+    }
+    totals
+}
+
+fn stream_totals(core: &ShardCore) -> StreamTotals {
+    let streams = core.streams.borrow();
+    let mut totals = StreamTotals::default();
+    for slot in streams.names().filter_map(|name| streams.get(name)) {
+        let log = slot.stream.log();
+        totals.streams += 1;
+        totals.records += log.len();
+        totals.bytes += log.bytes();
+        totals.groups += slot.stream.groups().len() as u64;
+    }
+    totals
 }
 
 fn serve_ops(core: &Rc<ShardCore>, ops: Vec<ShardOp<String>>, reply: flume::Sender<ShardResult>) {

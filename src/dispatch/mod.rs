@@ -7,11 +7,13 @@
 //! same way to the shards whose connections subscribe matching filters; subscription changes run alone
 //! (`pubsub`). When the connection ends, [`disconnect`] removes its subscriptions.
 
+mod activity;
 mod alone;
 mod batch;
 mod core;
 mod errors;
 mod hub;
+mod inspect;
 mod mesh;
 mod op;
 mod pubsub;
@@ -30,15 +32,20 @@ mod stream_requests;
 mod timers;
 mod wakeups;
 
+pub use activity::{Engine, EngineSeries, RECENT_MESSAGES, SERIES_SECONDS, TRACKED_TOPICS};
 pub use batch::{process, BatchOutcome};
 pub use core::{Persisted, ShardCore};
 pub use errors::ErrorReply;
-pub use mesh::{serve_inbox, PubSubStats, ShardMessage, ShardResult, ShardStats};
+pub use inspect::{Inspect, Inspection, KeyDetail, KeyInfo, QueueSummary, StreamSummary, TopicDetail, TopicSummary};
+pub use mesh::{serve_inbox, PubSubStats, QueueTotals, ShardMessage, ShardResult, ShardStats, StreamTotals};
 pub use op::{OpReply, ShardOp};
 pub use pubsub::disconnect;
 pub use queue_delivery::run_courier;
 pub use queue_hub::QueueHub;
+pub use queue_ops::{QueueOp, QueueReply};
 pub use resp::process_resp;
 pub use session::Session;
+pub use stream_delivery::{QueryAnswer, StreamQuery};
 pub use stream_hub::StreamHub;
+pub use stream_ops::{StreamOp, StreamReply};
 pub use timers::run_timers;

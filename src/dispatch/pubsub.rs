@@ -14,6 +14,7 @@ use super::mesh::{collect_retained, RetainedMessages, ShardMessage};
 use super::op::{OpReply, ShardOp};
 use super::queue_hub::holder_of;
 use super::session::Session;
+use crate::clock;
 use crate::protocol::{ErrorCode, Reply, Request};
 use nexo_shards::pubsub::{validate_filter, validate_topic};
 use nexo_shards::value::Value;
@@ -55,6 +56,9 @@ pub(super) fn plan_pubsub_request<'a>(
                 let ttl_ms = (ttl_ms != NO_TTL).then_some(ttl_ms);
                 let op = ShardOp::Retain { topic, value: value.clone(), ttl_ms };
                 batch.route(core, core.topic_owner(topic), op);
+            }
+            if core.config.dashboard.is_some() {
+                core.activity.borrow_mut().topics.record(topic, &value, clock::now_ms());
             }
             let mut hub = core.pubsub.borrow_mut();
             hub.counters.published += 1;

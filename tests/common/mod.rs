@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use nexo::client::{requests, Client, Response};
+use nexo::protocol::stream::WireStreamOptions;
 use nexo::protocol::{Opcode, SetCondition};
 use nexo_shards::value::ContentTag;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -196,4 +197,15 @@ pub fn get_texts(client: &mut Client, keys: &[String]) -> Vec<Option<String>> {
     }
     client.flush().expect("send the GETs");
     keys.iter().map(|_| text_of(&client.receive().expect("a GET reply"))).collect()
+}
+
+/// Stream options for tests: no retention, 5 deliveries, 1 s redelivery backoff, 30 s ack timeout.
+pub fn stream_options() -> WireStreamOptions {
+    WireStreamOptions {
+        max_age_ms: None,
+        max_bytes: None,
+        max_deliveries: 5,
+        redelivery_backoff_ms: 1_000,
+        ack_timeout_ms: 30_000,
+    }
 }

@@ -52,6 +52,11 @@ impl RetainedIndex {
         self.topics.is_empty()
     }
 
+    /// Calls `visit` with every indexed topic (stale ones included), in no particular order.
+    pub fn for_each_topic(&self, mut visit: impl FnMut(&str)) {
+        self.topics.for_each(|topic| visit(topic));
+    }
+
     fn insert(&mut self, topic: &str) {
         self.topics.get_mut_or_insert_with(topic, || Box::from(topic));
     }

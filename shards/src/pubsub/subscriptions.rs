@@ -131,6 +131,22 @@ impl Subscriptions {
         }
     }
 
+    /// Number of subscriptions whose filter matches the valid published `topic`.
+    pub fn count_matching(&self, topic: &str) -> usize {
+        let mut count = 0;
+        self.filters.for_each_filter_match(topic, |subscribers| count += subscribers.len());
+        count
+    }
+
+    /// Every subscribed filter with the number of connections subscribed to it, in no particular order.
+    pub fn filter_counts(&self) -> Vec<(&str, usize)> {
+        let mut counts: AHashMap<&str, usize> = AHashMap::new();
+        for filter in self.connections.values().flatten() {
+            *counts.entry(filter).or_default() += 1;
+        }
+        counts.into_iter().collect()
+    }
+
     /// Number of (connection, filter) subscriptions.
     pub fn subscription_count(&self) -> usize {
         self.subscription_count
@@ -162,6 +178,20 @@ mod tests {
 
     fn counts(subscriptions: &Subscriptions) -> (usize, usize, usize) {
         (subscriptions.subscription_count(), subscriptions.connection_count(), subscriptions.filter_count())
+    }
+
+    #[test]
+    fn matching_counts_and_filter_counts_cover_every_subscription() {
+        let mut subscriptions = Subscriptions::new();
+        subscriptions.subscribe(1, "a/+", 1);
+        subscriptions.subscribe(2, "a/+", 2);
+        subscriptions.subscribe(2, "a/b", 3);
+        subscriptions.subscribe(3, "#", 4);
+        assert_eq!(subscriptions.count_matching("a/b"), 4);
+        assert_eq!(subscriptions.count_matching("c"), 1);
+        let mut filters = subscriptions.filter_counts();
+        filters.sort_unstable();
+        assert_eq!(filters, [("#", 1), ("a/+", 2), ("a/b", 1)]);
     }
 
     #[test]

@@ -187,6 +187,15 @@ impl<T> TopicTree<T> {
         run_start
     }
 
+    /// Calls `visit` with every stored value, in no particular order.
+    pub fn for_each(&self, mut visit: impl FnMut(&T)) {
+        let mut pending = vec![&self.root];
+        while let Some(node) = pending.pop() {
+            node.visit(&mut visit);
+            pending.extend(node.children.values());
+        }
+    }
+
     /// For a tree of FILTERS: calls `visit` with the value of every stored filter that matches the published
     /// `topic` (a valid topic: no wildcard characters), each once, in no particular order.
     pub fn for_each_filter_match(&self, topic: &str, mut visit: impl FnMut(&T)) {

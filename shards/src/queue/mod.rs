@@ -20,6 +20,7 @@
 //! byte-level readers and writers in `codec`), `replay` (`apply`), `snapshot`, `error`, and the test-only
 //! `invariants`. This file only re-exports the public API.
 
+mod browse;
 mod codec;
 mod dedup;
 mod delayed;
@@ -37,6 +38,7 @@ mod replay;
 mod settle;
 mod snapshot;
 
+pub use browse::{BrowsedMessage, MessageState};
 pub use dlq::DLQ_PEEK_MAX_ITEMS;
 pub use engine::Queue;
 pub use error::{InvalidOptions, MutationDecodeError, QueueError};

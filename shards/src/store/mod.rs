@@ -20,6 +20,7 @@ mod mutation;
 mod options;
 mod scan;
 mod snapshot;
+mod view;
 
 pub use counter::MAX_INTEGER_LEN;
 pub use engine::Store;
@@ -30,3 +31,4 @@ pub use mutation::Mutation;
 pub use options::{EvictionPolicy, KeyTtl, SetCondition, SetOptions, StoreConfig};
 pub use scan::{scan_position, ScanPage, SCAN_POSITION_BITS};
 pub use snapshot::{decode_snapshot_chunk, encode_snapshot_chunk, SnapshotEntry, SNAPSHOT_CHUNK_MAX_BYTES};
+pub use view::KeyView;
