@@ -143,6 +143,7 @@ function renderOverview(overview) {
   document.querySelector('[data-testid="top-connections"]').textContent = formatCount(overview.connections);
   for (const tab of tabs.values()) {
     if (tab.definition.badge !== null) tab.badge.textContent = formatCount(tab.definition.badge(overview));
+    tab.overview?.(overview);
   }
 }
 

@@ -3,7 +3,7 @@
 // the viewer shows values, a queue message and a stream record, and that an action confirmed in the page's own
 // dialog takes effect on the server.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -28,6 +28,8 @@ const CHROMIUM_ARGS = [
 const VIEWPORT = { width: 1280, height: 800 };
 /** How long the page may take to show something: a few overview polls and API calls on a loaded machine. */
 const UI_TIMEOUT_MS = 15_000;
+/** Where every run saves a screenshot of the page after the action (ignored by git, like the build). */
+const TEST_SCREENSHOT_PATH = join(REPO_ROOT, 'target', 'dashboard-browser-test.png');
 /** Set to 1 to rewrite docs/dashboard.png, the overview screenshot in the README. */
 const SCREENSHOT_VARIABLE = 'NEXO_DASHBOARD_SCREENSHOT';
 const SCREENSHOT_PATH = join(REPO_ROOT, 'docs', 'dashboard.png');
@@ -234,13 +236,19 @@ describe('store tab', () => {
 });
 
 describe('pub/sub tab', () => {
-  it('lists the topic with its subscriber and retained message, and the subscribed filter', async () => {
+  it('lists the topic with its subscriber and retained message, the subscribed filter and the message totals', async () => {
     await openTab('pubsub');
     const topicRow = row('topic-row', TOPIC);
     await topicRow.waitFor();
     const [topic, published, subscribers, retained] = await cellTexts(topicRow);
     expect([topic, published, subscribers, retained]).toEqual([TOPIC, '1', '1', 'retained']);
     await waitForCells(row('subscription-row', TOPIC_FILTER), [TOPIC_FILTER, '1'], 'the subscription row');
+    await page.getByTestId('pubsub-totals').getByText('Dropped for slow subscribers').waitFor();
+    expect(await definitions(page.getByTestId('pubsub-totals'))).toMatchObject({
+      Published: '1',
+      'Dropped for slow subscribers': '0',
+      'Retained messages': '1',
+    });
   });
 
   it('shows the topic retained value and its recent message in the viewer', async () => {
@@ -333,7 +341,7 @@ describe('streams tab', () => {
 });
 
 describe('actions', () => {
-  it('retrying the dead message through the confirmation dialog moves it back to the ready messages', async () => {
+  it('retrying the dead message through the confirmation dialog moves it back to the ready messages (screenshot saved)', async () => {
     await openTab('queues');
     await row('queue-row', QUEUE).click();
     await page.getByTestId('queue-state-dead').click();
@@ -343,6 +351,8 @@ describe('actions', () => {
     await page.getByTestId('action-result').filter({ hasText: 'Moved 1 dead message' }).waitFor();
     await waitForCells(row('queue-row', QUEUE), [QUEUE, '3', '0', '0', '0', '0'], 'the queue row after the retry');
     expect(await client.queue(QUEUE).stats()).toMatchObject({ ready: 3, deadLettered: 0 });
+    await page.screenshot({ path: TEST_SCREENSHOT_PATH });
+    expect(statSync(TEST_SCREENSHOT_PATH).size).toBeGreaterThan(0);
   });
 });
 

@@ -138,7 +138,31 @@ export function createPubSubTab() {
     }
   }
 
+  const totals = element('dl', { class: 'engine-counts', testid: 'pubsub-totals' });
+
+  /** The server-wide message counts, from each overview poll. */
+  function renderTotals(pubsub) {
+    const figures = [
+      ['Published', pubsub.published],
+      ['Delivered', pubsub.delivered],
+      ['Dropped for slow subscribers', pubsub.dropped],
+      ['Slow subscribers disconnected', pubsub.evicted],
+      ['Retained messages', pubsub.retained],
+    ];
+    replaceChildren(
+      totals,
+      figures.map(([label, value]) =>
+        element('div', {}, [element('dt', {}, label), element('dd', {}, formatCount(value))]),
+      ),
+    );
+  }
+
   const panel = element('div', { class: 'stack' }, [
+    panelSection({
+      heading: 'Messages since start',
+      testid: 'pubsub-messages',
+      content: [totals],
+    }),
     panelSection({
       heading: 'Topics',
       testid: 'pubsub-topics',
@@ -156,6 +180,9 @@ export function createPubSubTab() {
     panel,
     show() {
       return Promise.all([loadTopics(topicsOffset), loadSubscriptions(subscriptionsOffset)]);
+    },
+    overview(overview) {
+      renderTotals(overview.pubsub);
     },
   };
 }
