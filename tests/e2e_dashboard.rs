@@ -369,3 +369,29 @@ fn auth_token_guards_every_endpoint_but_health_and_read_only_refuses_actions() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("read-only"));
 }
+
+#[test]
+fn a_dashboard_reachable_from_other_machines_logs_a_warning_at_start() {
+    let dir = TempDir::new().expect("temp dir");
+    let mut child = common::nexo_command(dir.path(), "0.0.0.0:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the nexo binary starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + PATIENCE;
+    let warning = std::iter::from_fn(|| lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).ok())
+        .find(|line| line.contains("warning: the dashboard listens on"));
+    let _ = child.kill();
+    let _ = child.wait();
+    let warning = warning.expect("a warning within the patience");
+    assert!(warning.contains("has no password") && warning.contains("127.0.0.1"), "{warning}");
+}
