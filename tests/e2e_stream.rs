@@ -240,11 +240,19 @@ fn retention_by_age_deletes_every_sealed_segment_older_than_the_limit() {
     assert_eq!(after.next_offset, 100, "the end does not move");
 }
 
+/// `always` writes segments with O_DIRECT, `interval` through the page cache: disk reads see both.
 #[test]
-fn old_records_are_read_back_from_disk_in_order_with_their_payloads() {
+fn old_records_are_read_back_from_disk_in_order_with_their_payloads_whatever_the_fsync_policy() {
+    for fsync in ["always", "interval:1000"] {
+        old_records_are_read_back_from_disk(fsync);
+    }
+}
+
+fn old_records_are_read_back_from_disk(fsync: &str) {
     const RECORDS: usize = 6_000;
     let dir = TempDir::new().expect("temp dir");
-    let server = Server::start(dir.path(), &["--shards", "2", "--stream-segment-bytes", "1mb"]);
+    let server =
+        Server::start(dir.path(), &["--shards", "2", "--stream-segment-bytes", "1mb", "--stream-fsync", fsync]);
     let mut client = server.client();
     create(&mut client, "history", &stream_options());
     let body = "h".repeat(1000);
@@ -255,12 +263,12 @@ fn old_records_are_read_back_from_disk_in_order_with_their_payloads() {
         ok(&mut client, Opcode::StreamPublishBatch, &requests::stream_publish_batch("history", &payloads));
     }
     let all = read_all(&mut client, "history");
-    assert_eq!(all.len(), RECORDS, "6 MB of records, beyond the tail cache");
-    assert!(all.iter().enumerate().all(|(n, record)| record.offset == n as u64 && text(record) == texts[n]));
+    assert_eq!(all.len(), RECORDS, "{fsync}: 6 MB of records, beyond the tail cache");
+    assert!(all.iter().enumerate().all(|(n, record)| record.offset == n as u64 && text(record) == texts[n]), "{fsync}");
     subscribe(&mut client, "history", "replay", 1, 64, WirePosition::Offset(100));
     let delivered = consume_and_ack(&mut client, "history");
-    assert_eq!(delivered.len(), RECORDS - 100);
-    assert_eq!(text(&delivered[0].record), texts[100], "a new group from an offset starts there, from disk");
+    assert_eq!(delivered.len(), RECORDS - 100, "{fsync}");
+    assert_eq!(text(&delivered[0].record), texts[100], "{fsync}: a new group from an offset starts there, from disk");
 }
 
 /// The stream directory of the only stream under `data_dir`.

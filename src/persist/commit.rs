@@ -30,7 +30,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::layout::wal_file_name;
-use super::wal::WalWriter;
+use super::wal::{WalMode, WalWriter};
 use super::{FsyncPolicy, Lsn, PersistError};
 
 /// Shortest timer the writer sets for a due interval sync, so a sync that is already late fires on the next tick
@@ -132,10 +132,11 @@ impl GroupCommit {
     ) -> GroupCommit {
         let shared = Shared::new(policy, label, dir.clone(), file_name);
         let writer_shared = shared.clone();
+        let mode = WalMode::for_policy(policy);
         let writer = glommio::spawn_local(async move {
             let opened = match first {
-                FirstSegment::Create(seq) => WalWriter::create_segment(&dir, seq, &file_name(seq)).await,
-                FirstSegment::Reopen { seq, len } => WalWriter::reopen(dir.join(file_name(seq)), seq, len).await,
+                FirstSegment::Create(seq) => WalWriter::create_segment(&dir, seq, &file_name(seq), mode).await,
+                FirstSegment::Reopen { seq, len } => WalWriter::reopen(dir.join(file_name(seq)), seq, len, mode).await,
             };
             match opened {
                 Ok(wal) => run_writer(writer_shared, wal).await,
@@ -490,12 +491,12 @@ async fn switch_segment(
     seq: u64,
     last_sync: &mut Instant,
 ) -> Result<(), PersistError> {
-    let (dir, file_name) = {
+    let (dir, file_name, mode) = {
         let state = shared.borrow();
-        (state.dir.clone(), (state.file_name)(seq))
+        (state.dir.clone(), (state.file_name)(seq), WalMode::for_policy(state.policy))
     };
     wal.write(&bytes).await?;
-    let next = WalWriter::create_segment(&dir, seq, &file_name).await?;
+    let next = WalWriter::create_segment(&dir, seq, &file_name, mode).await?;
     std::mem::replace(wal, next).close().await?;
     *last_sync = Instant::now();
     shared.borrow_mut().advance(bytes.len() as u64, true);

@@ -23,7 +23,7 @@ use super::plan::KeyspacePlan;
 use super::record::encode_records;
 use super::recovery::{replay_shard_dir, reshard_into, Repair, Replay};
 use super::snapshot::{write_snapshot, Snapshotter};
-use super::wal::WalWriter;
+use super::wal::{WalMode, WalWriter};
 use super::{FsyncPolicy, Lsn, PersistError};
 
 pub use super::snapshot::{SNAPSHOT_CHECK_INTERVAL, SNAPSHOT_CHUNK_KEYS};
@@ -103,7 +103,7 @@ impl StorePersistence {
             }
             Some(source) => reshard(plan, source, shard_id, &dir, &store, now).await?,
         };
-        let wal = WalWriter::create(&dir, replay.max_seq + 1).await?;
+        let wal = WalWriter::create(&dir, replay.max_seq + 1, WalMode::for_policy(policy)).await?;
         let commit = Rc::new(GroupCommit::start(wal, dir.clone(), policy, label.clone()));
         let recovered = (replay.snapshot_bytes, replay.wal_bytes);
         let snapshotter =

@@ -200,3 +200,32 @@ fn flushed_bytes_are_in_the_file_zero_padded_and_closing_trims_the_padding() {
     });
     assert!(std::fs::read(&path).expect("readable") == expected, "closing trims the file to the bytes appended");
 }
+
+#[test]
+fn buffered_writes_are_in_the_file_at_once_and_a_reopen_cuts_what_follows_the_kept_bytes() {
+    use crate::persist::wal::{WalMode, WalWriter};
+
+    let dir = temp_dir();
+    let path = dir.path().join("segment.log");
+    block_on(async {
+        let mut writer =
+            WalWriter::create_segment(dir.path(), 7, "segment.log", WalMode::Buffered).await.expect("created");
+        writer.write(b"first").await.expect("written");
+        assert_eq!(std::fs::read(&path).expect("readable"), b"first", "in the file before any flush");
+        writer.write(b"-second").await.expect("written");
+        writer.sync().await.expect("synced");
+        writer.close().await.expect("closed");
+        assert_eq!(std::fs::read(&path).expect("readable"), b"first-second", "no padding, nothing trimmed");
+
+        let mut reopened = WalWriter::reopen(path.clone(), 7, 5, WalMode::Buffered).await.expect("reopened");
+        assert_eq!(std::fs::read(&path).expect("readable"), b"first", "what followed the kept bytes is cut");
+        reopened.write(b"+third").await.expect("written");
+        assert_eq!(reopened.bytes_written(), 11);
+        reopened.close().await.expect("closed");
+        assert_eq!(std::fs::read(&path).expect("readable"), b"first+third");
+        assert!(
+            WalWriter::reopen(path.clone(), 7, 100, WalMode::Buffered).await.is_err(),
+            "cannot keep more than the file holds"
+        );
+    });
+}
