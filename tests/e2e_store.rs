@@ -552,6 +552,27 @@ mod lifecycle {
     }
 
     #[test]
+    fn a_relative_data_dir_is_taken_from_the_working_directory() {
+        let dir = TempDir::new().expect("temp dir");
+        let mut child = common::nexo_command(std::path::Path::new("relative-data"), "off")
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the nexo binary starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let listening = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+            .map_while(Result::ok)
+            .find(|line| line.contains("listening on"));
+        let _ = child.kill();
+        let _ = child.wait();
+        let listening = listening.expect("the server starts (its stdout ends when it exits)");
+        let expected = dir.path().join("relative-data");
+        assert!(listening.contains(&expected.display().to_string()), "{listening}");
+        assert!(expected.join("store").is_dir());
+    }
+
+    #[test]
     fn a_second_server_on_the_same_data_dir_is_refused() {
         let dir = TempDir::new().expect("temp dir");
         let _first = Server::start(dir.path(), &["--shards", "2"]);

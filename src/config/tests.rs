@@ -27,7 +27,8 @@ fn defaults_apply_without_flags_or_env() {
     assert_eq!(config.port, 7654);
     assert_eq!(config.dashboard.map(|addr| addr.to_string()), Some("127.0.0.1:8080".to_string()));
     assert!((1..=MAX_SHARDS).contains(&config.shards));
-    assert_eq!(config.data_dir, PathBuf::from("./nexo-data"));
+    let working_dir = std::env::current_dir().expect("a working directory");
+    assert_eq!(config.data_dir, working_dir.join("nexo-data"), "relative paths are made absolute");
     assert_eq!(config.auth_token, None);
     assert_eq!(config.max_frame_bytes, 16 << 20);
     assert_eq!(config.store_fsync, FsyncPolicy::Interval(Duration::from_millis(1000)));

@@ -135,12 +135,13 @@ pub fn parse_dashboard(text: &str) -> Result<Option<SocketAddr>, String> {
         .map_err(|_| format!("expected ip:port such as 127.0.0.1:8080, or `{DISABLED}`"))
 }
 
-/// `--data-dir`: any non-empty path.
+/// `--data-dir`: made absolute against the working directory (without touching the filesystem), since glommio opens
+/// directories by absolute path only.
 pub fn parse_data_dir(text: &str) -> Result<PathBuf, String> {
     if text.is_empty() {
         return Err("must not be empty".to_string());
     }
-    Ok(PathBuf::from(text))
+    std::path::absolute(text).map_err(|error| format!("cannot resolve it against the working directory: {error}"))
 }
 
 /// `--auth-token`: a non-empty token, taken verbatim.
