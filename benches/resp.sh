@@ -86,7 +86,7 @@ COL_RPS=5 COL_P50=6 COL_P99=7
     echo
     echo "- Date: $(date -u +%Y-%m-%d); machine: $(nproc) cores, $(uname -r); redis-benchmark and the servers share it."
     echo "- The same command for both: \`redis-benchmark -c $CONNECTIONS -n $REQUESTS -r 100000 -P <1|$PIPELINE> -d <bytes> -t <test>\`."
-    echo "- Nexo: \`nexo --shards $NEXO_SHARDS --resp-port <port>\` with its default store durability (WAL written at once,"
+    echo "- Nexo: \`nexo --shards $NEXO_SHARDS --resp-port <port>\` with its default store durability (WAL written into the page cache at once,"
     echo "  \`--store-fsync interval:1000\`). Redis: \`redis-server $(redis_server_version) --appendonly yes --appendfsync"
     echo "  everysec\`: the same durability on both sides. Both run for the whole benchmark; each row measures both"
     echo "  back to back, alternating which goes first. \`MSET\` sets 10 keys; \`PUBLISH\` has no subscriber."
