@@ -47,6 +47,11 @@ function setAttribute(node, name, value) {
   else node.setAttribute(name, String(value));
 }
 
+/** The items of a `<dl>`: each `[label, value]` pair as a `<div>` holding its `<dt>` and `<dd>`. */
+export function definitionItems(pairs) {
+  return pairs.map(([label, value]) => element('div', {}, [element('dt', {}, label), element('dd', {}, value)]));
+}
+
 /** Calls `action` once input has paused for `delayMs` (for search fields that query the server). */
 export function debounce(action, delayMs) {
   let timer = null;

@@ -29,6 +29,14 @@ export function formatCount(count) {
   return counts.format(count);
 }
 
+/**
+ * `[label, text]` pairs of the figures of `source` named by `figures`: `[label, field, format]` each, where
+ * `format` (default `formatCount`) turns `source[field]` into text.
+ */
+export function countFigures(source, figures) {
+  return figures.map(([label, field, format = formatCount]) => [label, format(source[field])]);
+}
+
 /** A duration in ms as its two largest units: `350 ms`, `4.2 s`, `3 min 20 s`, `2 h 5 min`, `3 d 4 h`. */
 export function formatDuration(ms) {
   if (ms < MS_PER_SECOND) return `${Math.round(ms)} ms`;

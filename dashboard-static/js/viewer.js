@@ -2,7 +2,8 @@
 // message or a stream record. It shows facts as a list of label / value pairs, then the previews, then the
 // actions that apply to the item.
 
-import { element, replaceChildren } from './dom.js';
+import { describeError } from './api.js';
+import { definitionItems, element, replaceChildren } from './dom.js';
 import { renderPreview } from './preview.js';
 
 const panel = document.querySelector('[data-testid="viewer"]');
@@ -50,15 +51,23 @@ export function closeViewer() {
 }
 
 /** Shows a failure to load the item in the viewer itself (the item may have gone meanwhile). */
-export function showViewerError(heading, message) {
+function showViewerError(heading, message) {
   openViewer({ heading, facts: [['Error', message]] });
+}
+
+/**
+ * Fetches an item and shows it: `describe(answer)` gives the `openViewer` options for what `load()` resolves to.
+ * A failure shows in the viewer under `heading`.
+ */
+export async function openViewerFor({ heading, load, describe }) {
+  try {
+    openViewer(describe(await load()));
+  } catch (error) {
+    showViewerError(heading, describeError(error));
+  }
 }
 
 function factList(facts, testid) {
   if (facts.length === 0) return null;
-  return element(
-    'dl',
-    { class: 'facts', testid },
-    facts.map(([label, value]) => element('div', {}, [element('dt', {}, label), element('dd', {}, value)])),
-  );
+  return element('dl', { class: 'facts', testid }, definitionItems(facts));
 }

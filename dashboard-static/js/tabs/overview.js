@@ -2,50 +2,53 @@
 // its ops/s sparkline over the last minute and its counts. It does not fetch: app.js polls /api/overview and
 // hands each answer to `render`.
 
-import { element, replaceChildren } from '../dom.js';
-import { formatBytes, formatCount, formatDuration, formatTime } from '../format.js';
+import { definitionItems, element, replaceChildren } from '../dom.js';
+import { countFigures, formatBytes, formatCount, formatDuration, formatTime } from '../format.js';
 import { renderSparkline } from '../sparkline.js';
 
-/** The engine cards: which tab each opens, and the counts each shows from its part of the overview. */
+/**
+ * The engine cards: which tab each opens, and the counts each shows from its part of the overview, as
+ * `[label, field, format]` (see `countFigures`).
+ */
 const ENGINE_CARDS = [
   {
     engine: 'store',
     title: 'Store',
-    counts: (store) => [['Keys', formatCount(store.keys)]],
+    counts: [['Keys', 'keys']],
   },
   {
     engine: 'pubsub',
     title: 'Pub/Sub',
-    counts: (pubsub) => [
-      ['Subscriptions', formatCount(pubsub.subscriptions)],
-      ['Subscribers', formatCount(pubsub.subscribers)],
-      ['Retained', formatCount(pubsub.retained)],
-      ['Published', formatCount(pubsub.published)],
-      ['Delivered', formatCount(pubsub.delivered)],
-      ['Dropped', formatCount(pubsub.dropped)],
-      ['Evicted', formatCount(pubsub.evicted)],
+    counts: [
+      ['Subscriptions', 'subscriptions'],
+      ['Subscribers', 'subscribers'],
+      ['Retained', 'retained'],
+      ['Published', 'published'],
+      ['Delivered', 'delivered'],
+      ['Dropped', 'dropped'],
+      ['Evicted', 'evicted'],
     ],
   },
   {
     engine: 'queues',
     title: 'Queues',
-    counts: (queues) => [
-      ['Queues', formatCount(queues.queues)],
-      ['Ready', formatCount(queues.ready)],
-      ['Delayed', formatCount(queues.delayed)],
-      ['In flight', formatCount(queues.inFlight)],
-      ['Dead', formatCount(queues.dead)],
-      ['Consumers', formatCount(queues.consumers)],
+    counts: [
+      ['Queues', 'queues'],
+      ['Ready', 'ready'],
+      ['Delayed', 'delayed'],
+      ['In flight', 'inFlight'],
+      ['Dead', 'dead'],
+      ['Consumers', 'consumers'],
     ],
   },
   {
     engine: 'streams',
     title: 'Streams',
-    counts: (streams) => [
-      ['Streams', formatCount(streams.streams)],
-      ['Records', formatCount(streams.records)],
-      ['Bytes', formatBytes(streams.bytes)],
-      ['Groups', formatCount(streams.groups)],
+    counts: [
+      ['Streams', 'streams'],
+      ['Records', 'records'],
+      ['Bytes', 'bytes', formatBytes],
+      ['Groups', 'groups'],
     ],
   },
 ];
@@ -126,7 +129,7 @@ function engineCard({ engine, title, counts }, section, openTab) {
     element(
       'dl',
       { class: 'engine-counts', testid: `counts-${engine}` },
-      counts(section).map(([label, value]) => element('div', {}, [element('dt', {}, label), element('dd', {}, value)])),
+      definitionItems(countFigures(section, counts)),
     ),
   ]);
 }

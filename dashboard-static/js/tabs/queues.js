@@ -1,17 +1,15 @@
 // Queues tab: the queues with their counts per state, searchable and paged; a selected queue shows its messages
 // of one state at a time (paged), opens a message in the viewer, and offers purge and dead-letter retries.
 
-import { apiGet, apiPost, describeError } from '../api.js';
+import { apiGet, apiPost } from '../api.js';
 import { actionButton } from '../actions.js';
-import { PAGE_SIZE } from '../config.js';
-import { latestOnly, panelSection, searchField } from '../controls.js';
+import { panelSection } from '../controls.js';
 import { element, replaceChildren } from '../dom.js';
 import { formatCount, formatRelative, formatTime } from '../format.js';
-import { clearError, reportError } from '../notices.js';
-import { createOffsetPager } from '../pager.js';
+import { createOffsetList } from '../list.js';
 import { summarizePreview } from '../preview.js';
-import { codeCell, renderTable } from '../table.js';
-import { closeViewer, openViewer, showViewerError } from '../viewer.js';
+import { codeCell } from '../table.js';
+import { closeViewer, openViewerFor } from '../viewer.js';
 
 /** The message states, in the order of the state selector, with their labels and counts' field in a queue row. */
 const MESSAGE_STATES = [
@@ -24,87 +22,62 @@ const QUEUES_ERROR_SOURCE = 'queues';
 const MESSAGES_ERROR_SOURCE = 'queue-messages';
 
 export function createQueuesTab() {
-  let search = '';
-  let queuesOffset = 0;
-  let queues = [];
-  let selected = null; // { name, counts: queue row or null, state, offset }
-  const queuesHolder = element('div', { class: 'table-holder' });
+  let selected = null; // { name, counts: queue row or null, state }
   const detailHolder = element('div', { class: 'queue-detail-holder' });
-  const messagesHolder = element('div', { class: 'table-holder' });
-  const fetchQueues = latestOnly((params) => apiGet('queues', params));
-  const fetchMessages = latestOnly((params) => apiGet('queues/messages', params));
-  const queuesPager = createOffsetPager({
-    testid: 'queues-pager',
-    pageSize: PAGE_SIZE,
-    onChange: (offset) => loadQueues(offset),
-  });
-  const messagesPager = createOffsetPager({
-    testid: 'messages-pager',
-    pageSize: PAGE_SIZE,
-    onChange: (offset) => loadMessages(offset),
-  });
-  const queueSearch = searchField({
-    id: 'queue-search',
-    label: 'Queue name contains',
-    placeholder: 'emails',
-    testid: 'queue-search',
-    onSearch: (text) => {
-      search = text;
-      return loadQueues(0);
+  const queueList = createOffsetList({
+    endpoint: 'queues',
+    rowsField: 'queues',
+    errorSource: QUEUES_ERROR_SOURCE,
+    pagerTestid: 'queues-pager',
+    search: { id: 'queue-search', label: 'Queue name contains', placeholder: 'emails', testid: 'queue-search' },
+    table: (page, search) => ({
+      testid: 'queues-table',
+      rowTestid: 'queue-row',
+      rowName: (queue) => queue.name,
+      selectedName: selected?.name ?? null,
+      onSelect: (queue) => selectQueue(queue),
+      emptyText: search === '' ? 'No queues.' : `No queue name contains “${search}”.`,
+      columns: [
+        { label: 'Queue', cell: (queue) => codeCell(queue.name) },
+        ...MESSAGE_STATES.map(({ state, label }) => ({
+          label,
+          cell: (queue) => countCell(queue[state], state),
+          numeric: true,
+        })),
+        { label: 'Consumers', cell: (queue) => formatCount(queue.consumers), numeric: true },
+      ],
+    }),
+    onLoad: (page) => {
+      if (selected !== null)
+        selected.counts = page.queues.find((queue) => queue.name === selected.name) ?? selected.counts;
+      renderDetail();
     },
   });
-
-  async function loadQueues(offset) {
-    try {
-      const page = await fetchQueues({ search, offset, limit: PAGE_SIZE });
-      if (page === undefined) return;
-      clearError(QUEUES_ERROR_SOURCE);
-      queuesOffset = offset;
-      queues = page.queues;
-      if (selected !== null) selected.counts = queues.find((queue) => queue.name === selected.name) ?? selected.counts;
-      renderQueues();
-      queuesPager.update(offset, queues.length, page.total);
-      renderDetail();
-    } catch (error) {
-      reportError(QUEUES_ERROR_SOURCE, error);
-    }
-  }
-
-  function renderQueues() {
-    replaceChildren(
-      queuesHolder,
-      renderTable({
-        testid: 'queues-table',
-        rowTestid: 'queue-row',
-        rowName: (queue) => queue.name,
-        selectedName: selected?.name ?? null,
-        onSelect: (queue) => selectQueue(queue),
-        emptyText: search === '' ? 'No queues.' : `No queue name contains “${search}”.`,
-        rows: queues,
-        columns: [
-          { label: 'Queue', cell: (queue) => codeCell(queue.name) },
-          ...MESSAGE_STATES.map(({ state, label }) => ({
-            label,
-            cell: (queue) => countCell(queue[state], state),
-            numeric: true,
-          })),
-          { label: 'Consumers', cell: (queue) => formatCount(queue.consumers), numeric: true },
-        ],
-      }),
-    );
-  }
+  const messageList = createOffsetList({
+    endpoint: 'queues/messages',
+    rowsField: 'messages',
+    errorSource: MESSAGES_ERROR_SOURCE,
+    pagerTestid: 'messages-pager',
+    query: () => (selected === null ? null : { queue: selected.name, state: selected.state }),
+    table: (page) => ({
+      testid: 'messages-table',
+      rowTestid: 'message-row',
+      rowName: (message) => message.id,
+      onSelect: (message) => showMessage(page.queue, message.id),
+      emptyText: `No ${stateLabel(page.state).toLowerCase()} messages.`,
+      columns: messageColumns(page.queue, page.state),
+    }),
+  });
 
   function selectQueue(queue) {
     selected = {
       name: queue.name,
       counts: queue,
       state: queue.dead > 0 && queue.ready === 0 ? 'dead' : 'ready',
-      offset: 0,
     };
-    renderQueues();
+    queueList.render();
     renderDetail();
-    replaceChildren(messagesHolder, loadingNote());
-    return loadMessages(0);
+    return messageList.startOver();
   }
 
   function renderDetail() {
@@ -134,8 +107,7 @@ export function createQueuesTab() {
         tools: [purgeButton(name), retryAllButton(name)],
         content: [
           element('div', { class: 'segments', role: 'group', 'aria-label': 'Message state' }, stateButtons),
-          messagesHolder,
-          messagesPager.element,
+          ...messageList.content,
         ],
       }),
     );
@@ -144,39 +116,8 @@ export function createQueuesTab() {
   function selectState(state) {
     selected.state = state;
     renderDetail();
-    replaceChildren(messagesHolder, loadingNote());
-    return loadMessages(0);
-  }
-
-  async function loadMessages(offset) {
-    if (selected === null) return;
-    const { name, state } = selected;
-    try {
-      const page = await fetchMessages({ queue: name, state, offset, limit: PAGE_SIZE });
-      if (page === undefined) return;
-      clearError(MESSAGES_ERROR_SOURCE);
-      selected.offset = offset;
-      renderMessages(page);
-      messagesPager.update(offset, page.messages.length, page.total);
-    } catch (error) {
-      reportError(MESSAGES_ERROR_SOURCE, error);
-    }
-  }
-
-  function renderMessages(page) {
-    const stateLabel = MESSAGE_STATES.find(({ state }) => state === page.state).label.toLowerCase();
-    replaceChildren(
-      messagesHolder,
-      renderTable({
-        testid: 'messages-table',
-        rowTestid: 'message-row',
-        rowName: (message) => message.id,
-        onSelect: (message) => showMessage(page.queue, message.id),
-        emptyText: `No ${stateLabel} messages.`,
-        rows: page.messages,
-        columns: messageColumns(page.queue, page.state),
-      }),
-    );
+    messageList.showLoading();
+    return messageList.load(0);
   }
 
   function messageColumns(queue, state) {
@@ -201,33 +142,37 @@ export function createQueuesTab() {
     return columns;
   }
 
-  async function showMessage(queue, id) {
-    try {
-      const message = await apiGet('queues/message', { queue, id });
-      const facts = [
-        ['Queue', queue],
-        ['ID', String(message.id)],
-        ['State', message.state],
-        ['Priority', String(message.priority)],
-        ['Attempts', String(message.attempts)],
-      ];
-      if (message.availableAt !== null) facts.push(['Ready at', formatTime(message.availableAt)]);
-      if (message.leaseDeadline !== null) facts.push(['Lease ends', formatTime(message.leaseDeadline)]);
-      if (message.failureReason !== null) facts.push(['Failure reason', message.failureReason]);
-      if (message.failedAt !== null) facts.push(['Failed at', formatTime(message.failedAt)]);
-      openViewer({
-        heading: `Message ${message.id} of ${queue}`,
-        facts,
-        sections: [{ heading: 'Payload', preview: message.payload }],
-        actions: message.state === 'dead' ? [retryOneButton(queue, message.id, 'retry-dead-message', false)] : [],
-      });
-    } catch (error) {
-      showViewerError(`Message ${id} of ${queue}`, describeError(error));
-    }
+  function showMessage(queue, id) {
+    return openViewerFor({
+      heading: `Message ${id} of ${queue}`,
+      load: () => apiGet('queues/message', { queue, id }),
+      describe: (message) => messageView(queue, message),
+    });
   }
 
-  function refreshAfterAction() {
-    return Promise.all([loadQueues(queuesOffset), loadMessages(selected?.offset ?? 0)]);
+  /** The viewer's content for a message: its facts, its payload, and "Retry" when it is dead. */
+  function messageView(queue, message) {
+    const facts = [
+      ['Queue', queue],
+      ['ID', String(message.id)],
+      ['State', message.state],
+      ['Priority', String(message.priority)],
+      ['Attempts', String(message.attempts)],
+    ];
+    if (message.availableAt !== null) facts.push(['Ready at', formatTime(message.availableAt)]);
+    if (message.leaseDeadline !== null) facts.push(['Lease ends', formatTime(message.leaseDeadline)]);
+    if (message.failureReason !== null) facts.push(['Failure reason', message.failureReason]);
+    if (message.failedAt !== null) facts.push(['Failed at', formatTime(message.failedAt)]);
+    return {
+      heading: `Message ${message.id} of ${queue}`,
+      facts,
+      sections: [{ heading: 'Payload', preview: message.payload }],
+      actions: message.state === 'dead' ? [retryOneButton(queue, message.id, 'retry-dead-message', false)] : [],
+    };
+  }
+
+  function reloadLists() {
+    return Promise.all([queueList.reload(), messageList.reload()]);
   }
 
   function purgeButton(queue) {
@@ -242,7 +187,7 @@ export function createQueuesTab() {
       dangerous: true,
       perform: () => apiPost('queues/purge', { queue }),
       describe: (answer) => `Purged ${formatCount(answer.purged)} messages from ${queue}.`,
-      after: refreshAfterAction,
+      after: reloadLists,
     });
   }
 
@@ -257,7 +202,7 @@ export function createQueuesTab() {
       },
       perform: () => apiPost('queues/dead/retry', { queue }),
       describe: (answer) => `Moved ${formatCount(answer.moved)} dead messages back to ${queue}.`,
-      after: refreshAfterAction,
+      after: reloadLists,
     });
   }
 
@@ -275,31 +220,24 @@ export function createQueuesTab() {
       describe: (answer) => `Moved ${formatCount(answer.moved)} dead message back to ${queue}.`,
       after: async () => {
         closeViewer();
-        await refreshAfterAction();
+        await reloadLists();
       },
     });
   }
 
   const panel = element('div', { class: 'stack' }, [
-    panelSection({
-      heading: 'Queues',
-      testid: 'queues-list',
-      tools: [queueSearch.form],
-      content: [queuesHolder, queuesPager.element],
-    }),
+    queueList.section({ heading: 'Queues', testid: 'queues-list' }),
     detailHolder,
   ]);
 
   return {
     panel,
-    show() {
-      return Promise.all([loadQueues(queuesOffset), loadMessages(selected?.offset ?? 0)]);
-    },
+    show: reloadLists,
   };
 }
 
-function loadingNote() {
-  return element('p', { class: 'muted' }, 'Loading…');
+function stateLabel(messageState) {
+  return MESSAGE_STATES.find(({ state }) => state === messageState).label;
 }
 
 function countCell(count, state) {

@@ -4,12 +4,11 @@
 
 import { apiGet, apiPost } from '../api.js';
 import { actionButton } from '../actions.js';
-import { PAGE_SIZE } from '../config.js';
-import { latestOnly, panelSection, searchField } from '../controls.js';
+import { panelSection } from '../controls.js';
 import { element, replaceChildren } from '../dom.js';
 import { formatBytes, formatCount, formatRelative, formatTime, parseLocalDateTime } from '../format.js';
+import { createCursorList, createOffsetList, loadingNote } from '../list.js';
 import { clearError, reportError } from '../notices.js';
-import { createCursorPager, createOffsetPager } from '../pager.js';
 import { summarizePreview } from '../preview.js';
 import { codeCell, renderTable } from '../table.js';
 import { closeViewer, openViewer } from '../viewer.js';
@@ -20,75 +19,64 @@ const GROUPS_ERROR_SOURCE = 'stream-groups';
 const RECORDS_ERROR_SOURCE = 'stream-records';
 
 export function createStreamsTab() {
-  let search = '';
-  let streamsOffset = 0;
-  let streams = [];
   let selectedName = null;
-  const streamsHolder = element('div', { class: 'table-holder' });
   const detailHolder = element('div');
   const groupsHolder = element('div', { class: 'table-holder' });
-  const recordsHolder = element('div', { class: 'table-holder' });
-  const fetchStreams = latestOnly((params) => apiGet('streams', params));
-  const fetchRecords = latestOnly((params) => apiGet('streams/records', params));
-  const streamsPager = createOffsetPager({
-    testid: 'streams-pager',
-    pageSize: PAGE_SIZE,
-    onChange: (offset) => loadStreams(offset),
+  const streamList = createOffsetList({
+    endpoint: 'streams',
+    rowsField: 'streams',
+    errorSource: STREAMS_ERROR_SOURCE,
+    pagerTestid: 'streams-pager',
+    search: { id: 'stream-search', label: 'Stream name contains', placeholder: 'events', testid: 'stream-search' },
+    table: (page, search) => ({
+      testid: 'streams-table',
+      rowTestid: 'stream-row',
+      rowName: (stream) => stream.name,
+      selectedName,
+      onSelect: (stream) => selectStream(stream.name),
+      emptyText: search === '' ? 'No streams.' : `No stream name contains “${search}”.`,
+      columns: [
+        { label: 'Stream', cell: (stream) => codeCell(stream.name) },
+        { label: 'First offset', cell: (stream) => formatCount(stream.firstOffset), numeric: true },
+        { label: 'Next offset', cell: (stream) => formatCount(stream.nextOffset), numeric: true },
+        { label: 'Records', cell: (stream) => formatCount(stream.records), numeric: true },
+        { label: 'Bytes', cell: (stream) => formatBytes(stream.bytes), numeric: true },
+        { label: 'Segments', cell: (stream) => formatCount(stream.segments), numeric: true },
+        { label: 'Groups', cell: (stream) => formatCount(stream.groups), numeric: true },
+      ],
+    }),
   });
-  const recordsPager = createCursorPager({ testid: 'records-pager', load: loadRecords, pageLabel: 'Records page' });
-  const recordsForm = createRecordsForm(() => recordsPager.restart(recordsForm.startPosition()));
-  const streamSearch = searchField({
-    id: 'stream-search',
-    label: 'Stream name contains',
-    placeholder: 'events',
-    testid: 'stream-search',
-    onSearch: (text) => {
-      search = text;
-      return loadStreams(0);
-    },
+  /** The selected stream's records from a position ({ from } or { time }), a page at a time. */
+  const recordList = createCursorList({
+    endpoint: 'streams/records',
+    rowsField: 'records',
+    errorSource: RECORDS_ERROR_SOURCE,
+    pager: { testid: 'records-pager', pageLabel: 'Records page' },
+    query: () => (selectedName === null ? null : { stream: selectedName }),
+    nextPosition: (page) => (page.next === null ? null : { from: page.next }),
+    table: (page) => ({
+      testid: 'records-table',
+      rowTestid: 'record-row',
+      rowName: (record) => record.offset,
+      onSelect: (record) => showRecord(page.stream, record),
+      emptyText: 'No records from there on.',
+      columns: [
+        { label: 'Offset', cell: (record) => String(record.offset), numeric: true },
+        {
+          label: 'Written',
+          cell: (record) =>
+            element('span', { class: 'nowrap', title: formatRelative(record.timestamp) }, formatTime(record.timestamp)),
+        },
+        { label: 'Size', cell: (record) => formatBytes(record.value.size), numeric: true },
+        { label: 'Value', cell: (record) => codeCell(summarizePreview(record.value)) },
+      ],
+    }),
   });
-
-  async function loadStreams(offset) {
-    try {
-      const page = await fetchStreams({ search, offset, limit: PAGE_SIZE });
-      if (page === undefined) return;
-      clearError(STREAMS_ERROR_SOURCE);
-      streamsOffset = offset;
-      streams = page.streams;
-      renderStreams();
-      streamsPager.update(offset, streams.length, page.total);
-    } catch (error) {
-      reportError(STREAMS_ERROR_SOURCE, error);
-    }
-  }
-
-  function renderStreams() {
-    replaceChildren(
-      streamsHolder,
-      renderTable({
-        testid: 'streams-table',
-        rowTestid: 'stream-row',
-        rowName: (stream) => stream.name,
-        selectedName,
-        onSelect: (stream) => selectStream(stream.name),
-        emptyText: search === '' ? 'No streams.' : `No stream name contains “${search}”.`,
-        rows: streams,
-        columns: [
-          { label: 'Stream', cell: (stream) => codeCell(stream.name) },
-          { label: 'First offset', cell: (stream) => formatCount(stream.firstOffset), numeric: true },
-          { label: 'Next offset', cell: (stream) => formatCount(stream.nextOffset), numeric: true },
-          { label: 'Records', cell: (stream) => formatCount(stream.records), numeric: true },
-          { label: 'Bytes', cell: (stream) => formatBytes(stream.bytes), numeric: true },
-          { label: 'Segments', cell: (stream) => formatCount(stream.segments), numeric: true },
-          { label: 'Groups', cell: (stream) => formatCount(stream.groups), numeric: true },
-        ],
-      }),
-    );
-  }
+  const recordsForm = createRecordsForm(() => recordList.restart(recordsForm.startPosition()));
 
   function selectStream(name) {
     selectedName = name;
-    renderStreams();
+    streamList.render();
     replaceChildren(detailHolder, [
       panelSection({
         heading: `Stream ${name}`,
@@ -99,15 +87,14 @@ export function createStreamsTab() {
           groupsHolder,
           element('h3', {}, 'Records'),
           recordsForm.element,
-          recordsHolder,
-          recordsPager.element,
+          ...recordList.content,
         ],
       }),
     ]);
     recordsForm.reset();
-    replaceChildren(groupsHolder, element('p', { class: 'muted' }, 'Loading…'));
-    replaceChildren(recordsHolder, element('p', { class: 'muted' }, 'Loading…'));
-    return Promise.all([loadGroups(), recordsPager.restart(recordsForm.startPosition())]);
+    replaceChildren(groupsHolder, loadingNote());
+    recordList.showLoading();
+    return Promise.all([loadGroups(), recordList.restart(recordsForm.startPosition())]);
   }
 
   async function loadGroups() {
@@ -137,46 +124,6 @@ export function createStreamsTab() {
       );
     } catch (error) {
       reportError(GROUPS_ERROR_SOURCE, error);
-    }
-  }
-
-  /** Loads the records page starting at `position` ({ from } or { time }); resolves with the next position. */
-  async function loadRecords(position) {
-    if (selectedName === null) return undefined;
-    const stream = selectedName;
-    try {
-      const page = await fetchRecords({ stream, ...position, limit: PAGE_SIZE });
-      if (page === undefined) return undefined;
-      clearError(RECORDS_ERROR_SOURCE);
-      replaceChildren(
-        recordsHolder,
-        renderTable({
-          testid: 'records-table',
-          rowTestid: 'record-row',
-          rowName: (record) => record.offset,
-          onSelect: (record) => showRecord(stream, record),
-          emptyText: 'No records from there on.',
-          rows: page.records,
-          columns: [
-            { label: 'Offset', cell: (record) => String(record.offset), numeric: true },
-            {
-              label: 'Written',
-              cell: (record) =>
-                element(
-                  'span',
-                  { class: 'nowrap', title: formatRelative(record.timestamp) },
-                  formatTime(record.timestamp),
-                ),
-            },
-            { label: 'Size', cell: (record) => formatBytes(record.value.size), numeric: true },
-            { label: 'Value', cell: (record) => codeCell(summarizePreview(record.value)) },
-          ],
-        }),
-      );
-      return page.next === null ? null : { from: page.next };
-    } catch (error) {
-      reportError(RECORDS_ERROR_SOURCE, error);
-      return undefined;
     }
   }
 
@@ -214,7 +161,7 @@ export function createStreamsTab() {
         selectedName = null;
         replaceChildren(detailHolder, []);
         closeViewer();
-        await loadStreams(streamsOffset);
+        await streamList.reload();
       },
     });
   }
@@ -236,25 +183,20 @@ export function createStreamsTab() {
       },
       perform: () => apiPost('streams/seek', { stream, group, ...fields.target() }),
       describe: (answer) => `Group ${group} of ${stream} now continues from offset ${formatCount(answer.committed)}.`,
-      after: () => Promise.all([loadGroups(), loadStreams(streamsOffset)]),
+      after: () => Promise.all([loadGroups(), streamList.reload()]),
     });
   }
 
   const panel = element('div', { class: 'stack' }, [
-    panelSection({
-      heading: 'Streams',
-      testid: 'streams-list',
-      tools: [streamSearch.form],
-      content: [streamsHolder, streamsPager.element],
-    }),
+    streamList.section({ heading: 'Streams', testid: 'streams-list' }),
     detailHolder,
   ]);
 
   return {
     panel,
     show() {
-      if (selectedName === null) return loadStreams(streamsOffset);
-      return Promise.all([loadStreams(streamsOffset), loadGroups(), recordsPager.reload()]);
+      if (selectedName === null) return streamList.reload();
+      return Promise.all([streamList.reload(), loadGroups(), recordList.reload()]);
     },
   };
 }
