@@ -21,6 +21,8 @@ pub const MAX_BODY_BYTES: usize = 64 << 10;
 /// How long one read or write on a connection may block.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Pause after a failed accept before the next one.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(10);
 /// Bytes read from the socket at a time.
 const READ_CHUNK_BYTES: usize = 4 << 10;
 const HEAD_END: &[u8] = b"\r\n\r\n";
@@ -56,7 +58,9 @@ pub fn serve(listener: TcpListener, handler: Handler) {
     let mut live: Vec<JoinHandle<()>> = Vec::new();
     for stream in listener.incoming() {
         let Ok(stream) = stream else {
-            // A connection that failed before it was accepted (reset, out of descriptors): nothing to answer.
+            // A connection that failed before it was accepted (reset, out of descriptors): nothing to answer. The
+            // pause keeps a lasting failure, such as running out of descriptors, from spinning this thread.
+            std::thread::sleep(ACCEPT_RETRY_DELAY);
             continue;
         };
         live.retain(|thread| !thread.is_finished());
