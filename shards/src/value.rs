@@ -52,4 +52,9 @@ impl Value {
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+
+    /// A copy of at most the first `max_bytes` bytes, with the same tag: what previews keep of a value.
+    pub fn head(&self, max_bytes: usize) -> Value {
+        Value::new(self.tag, &self.bytes[..self.bytes.len().min(max_bytes)])
+    }
 }

@@ -624,12 +624,10 @@ impl Api {
 
 /// A stream record with at most `max_bytes` of its value.
 fn record_json(record: &WireRecord, max_bytes: usize) -> Json {
-    let payload = &record.payload;
-    let head = Value::new(payload.tag, &payload.bytes[..payload.bytes.len().min(max_bytes)]);
     Json::object(|item| {
         item.field("offset", record.offset)
             .field("timestamp", record.timestamp_ms)
-            .field("value", preview(&head, payload.len()));
+            .field("value", preview(&record.payload.head(max_bytes), record.payload.len()));
     })
 }
 

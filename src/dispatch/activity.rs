@@ -145,8 +145,7 @@ impl TopicActivity {
         if log.recent.len() == RECENT_MESSAGES {
             log.recent.pop_front();
         }
-        let head = &value.bytes[..value.bytes.len().min(RECENT_MESSAGE_BYTES)];
-        log.recent.push_back(RecentMessage { at: now, bytes: value.bytes.len(), head: Value::new(value.tag, head) });
+        log.recent.push_back(RecentMessage { at: now, bytes: value.len(), head: value.head(RECENT_MESSAGE_BYTES) });
     }
 
     fn forget_least_recent(&mut self) {

@@ -148,7 +148,7 @@ pub fn inspect(core: &ShardCore, query: Inspect) -> Inspection {
         Inspect::StoreKey { key, max_bytes } => {
             let store = core.store.store.borrow();
             Inspection::Key(store.view(&key, now).map(|view| KeyDetail {
-                head: head_of(view.value, max_bytes),
+                head: view.value.head(max_bytes),
                 bytes: view.value.len(),
                 ttl_ms: view.ttl_ms,
             }))
@@ -227,11 +227,6 @@ pub fn inspect(core: &ShardCore, query: Inspect) -> Inspection {
     }
 }
 
-/// `value` cut to its first `max_bytes` bytes.
-fn head_of(value: &Value, max_bytes: usize) -> Value {
-    Value::new(value.tag, &value.bytes[..value.bytes.len().min(max_bytes)])
-}
-
 fn topics(core: &ShardCore, search: &str, now: Millis) -> Vec<TopicSummary> {
     let activity = core.activity.borrow();
     let mut found: AHashMap<String, TopicSummary> = activity
@@ -274,7 +269,7 @@ fn topic_detail(core: &ShardCore, topic: &str, max_bytes: usize, now: Millis) ->
         None => (0, None, Vec::new()),
     };
     let retained =
-        core.retained.store.borrow().view(topic, now).map(|view| (head_of(view.value, max_bytes), view.value.len()));
+        core.retained.store.borrow().view(topic, now).map(|view| (view.value.head(max_bytes), view.value.len()));
     let subscribers = core.pubsub.borrow().subscriptions.count_matching(topic) as u64;
     TopicDetail { published, last_published_at, recent, retained, subscribers }
 }

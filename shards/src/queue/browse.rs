@@ -83,8 +83,6 @@ impl Queue {
                 (MessageState::Dead, None, None, Some((reason.to_string(), *failed_at)))
             }
         };
-        let payload = &message.payload;
-        let head = &payload.bytes[..payload.bytes.len().min(max_payload_bytes)];
         BrowsedMessage {
             id: message.id,
             state,
@@ -94,8 +92,8 @@ impl Queue {
             available_at,
             lease_deadline,
             failure,
-            payload_head: Value::new(payload.tag, head.to_vec()),
-            payload_bytes: payload.bytes.len(),
+            payload_head: message.payload.head(max_payload_bytes),
+            payload_bytes: message.payload.len(),
         }
     }
 }
