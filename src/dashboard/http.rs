@@ -130,12 +130,16 @@ fn refused(status: u16, message: &str) -> ReadFailure {
 fn read_request(stream: &mut TcpStream) -> Result<HttpRequest, ReadFailure> {
     let mut received = Vec::new();
     let mut chunk = [0u8; READ_CHUNK_BYTES];
+    let too_large = || refused(431, "the request head is too large");
     let head_len = loop {
         if let Some(end) = received.windows(HEAD_END.len()).position(|window| window == HEAD_END) {
+            if end > MAX_HEAD_BYTES {
+                return Err(too_large());
+            }
             break end;
         }
         if received.len() > MAX_HEAD_BYTES {
-            return Err(refused(431, "the request head is too large"));
+            return Err(too_large());
         }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => return Err(ReadFailure::Gone),
@@ -225,6 +229,20 @@ mod tests {
         {
             assert_eq!(parse_head(malformed), None, "{malformed:?}");
         }
+    }
+
+    #[test]
+    fn a_head_over_the_limit_is_refused_even_when_it_arrives_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        let handler: Handler = Arc::new(|_| HttpResponse { status: 200, content_type: "text/plain", body: Vec::new() });
+        std::thread::spawn(move || serve(listener, handler));
+        let mut stream = TcpStream::connect(address).expect("connect");
+        let query = "a=b&".repeat(MAX_HEAD_BYTES / 4 + 1);
+        write!(stream, "GET /?{query} HTTP/1.1\r\nHost: h\r\n\r\n").expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("the refusal, then the close");
+        assert!(response.starts_with("HTTP/1.1 431 "), "{response}");
     }
 
     #[test]
