@@ -56,6 +56,8 @@ pub struct PubSubHub {
     pub counters: PubSubCounters,
     listeners: AHashMap<ConnectionId, Listener>,
     next_connection: ConnectionId,
+    /// Set once the server started shutting down.
+    shutting_down: bool,
     /// Scratch space reused by every delivery.
     matches: Vec<Match>,
     ids: Vec<u32>,
@@ -70,13 +72,26 @@ impl PubSubHub {
             counters: PubSubCounters::default(),
             listeners: AHashMap::new(),
             next_connection: 1,
+            shutting_down: false,
             matches: Vec::new(),
             ids: Vec::new(),
         }
     }
 
+    /// Tells every connection of this shard, and every one registered from now on, that the server is shutting
+    /// down.
+    pub fn shut_down_connections(&mut self) {
+        self.shutting_down = true;
+        for listener in self.listeners.values() {
+            listener.outbox.shut_down();
+        }
+    }
+
     /// Gives a new connection its id and remembers where its pushes go and whether it reads RESP.
     pub fn register(&mut self, outbox: Rc<Outbox>, resp: bool) -> ConnectionId {
+        if self.shutting_down {
+            outbox.shut_down();
+        }
         let connection = self.next_connection;
         self.next_connection += 1;
         let format = if resp { PushFormat::Resp(AHashMap::new()) } else { PushFormat::Native };

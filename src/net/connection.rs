@@ -39,26 +39,19 @@ pub enum Protocol {
 enum Wake {
     Read(std::io::Result<usize>),
     Outbox(Ready),
-    Shutdown,
 }
 
-/// Serves `stream` until the client closes it, the server shuts down (after finishing the batch in flight), a
-/// framing error forces a close (after its error reply is written), or a slow subscriber is evicted.
-/// The guard keeps the connection counted as live until this task ends.
-pub async fn serve(
-    core: Rc<ShardCore>,
-    stream: TcpStream,
-    protocol: Protocol,
-    shutdown: flume::Receiver<()>,
-    _live: ConnectionGuard,
-) {
+/// Serves `stream` until the client closes it, the server shuts down (the shard tells the outbox; the batch in
+/// flight finishes first), a framing error forces a close (after its error reply is written), or a slow subscriber
+/// is evicted. The guard keeps the connection counted as live until this task ends.
+pub async fn serve(core: Rc<ShardCore>, stream: TcpStream, protocol: Protocol, _live: ConnectionGuard) {
     let peer = stream.peer_addr().map(|addr| addr.to_string()).unwrap_or_default();
     if let Err(error) = stream.set_nodelay(true) {
         eprintln!("nexo: shard {}: cannot set TCP_NODELAY for {peer}: {error}", core.shard_id);
     }
     let outbox = Rc::new(Outbox::new(core.config.pubsub_output_buffer_bytes, core.config.pubsub_slow_consumer));
     let mut session = Session::new(&core, Rc::clone(&outbox), protocol == Protocol::Resp);
-    let end = run(&core, stream, protocol, &mut session, &outbox, &shutdown).await;
+    let end = run(&core, stream, protocol, &mut session, &outbox).await;
     dispatch::disconnect(&core, &session).await;
     match end {
         End::ClientClosed | End::ServerShutdown => {}
@@ -95,24 +88,16 @@ async fn run(
     protocol: Protocol,
     session: &mut Session,
     outbox: &Outbox,
-    shutdown: &flume::Receiver<()>,
 ) -> End {
     let mut input = ReadBuffer::new();
     let mut output = Vec::new();
     let mut pushes = Vec::new();
     loop {
         let spare = input.spare(core.config.max_frame_bytes);
-        let wake = or(async { Wake::Read(stream.read(spare).await) }, async {
-            or(async { Wake::Outbox(outbox.ready().await) }, async {
-                // Resolves when the runtime drops the shutdown sender.
-                let _ = shutdown.recv_async().await;
-                Wake::Shutdown
-            })
-            .await
-        })
-        .await;
+        let wake =
+            or(async { Wake::Read(stream.read(spare).await) }, async { Wake::Outbox(outbox.ready().await) }).await;
         let read_len = match wake {
-            Wake::Shutdown => return End::ServerShutdown,
+            Wake::Outbox(Ready::ShutDown) => return End::ServerShutdown,
             Wake::Outbox(Ready::Evicted) => return End::SlowConsumer,
             Wake::Outbox(Ready::Data) => {
                 if let Err(end) = write_pushes(&mut stream, outbox, &mut pushes).await {
@@ -161,7 +146,7 @@ async fn run(
 }
 
 /// Waits for `work` (a batch, which may wait for a disk sync) while writing the pushes that reach the outbox
-/// meanwhile, so deliveries to this connection never wait for its own batch.
+/// meanwhile, so deliveries to this connection never wait for its own batch. A shutdown lets the batch finish.
 async fn push_while<T>(
     work: impl std::future::Future<Output = T>,
     stream: &mut TcpStream,
@@ -173,6 +158,7 @@ async fn push_while<T>(
         let step = or(async { Ok(work.as_mut().await) }, async { Err(outbox.ready().await) }).await;
         match step {
             Ok(done) => return Ok(done),
+            Err(Ready::ShutDown) => return Ok(work.await),
             Err(Ready::Evicted) => return Err(End::SlowConsumer),
             Err(Ready::Data) => write_pushes(stream, outbox, pushes).await?,
         }

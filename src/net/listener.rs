@@ -39,7 +39,8 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// Accepts connections speaking `protocol` until the shutdown sender is dropped, spawning one task per connection.
+/// Accepts connections speaking `protocol` until the shutdown sender is dropped, spawning one task per connection;
+/// then tells this shard's connections to finish.
 /// Beyond this shard's share of `--max-connections` (native and RESP together) a connection is told why and
 /// closed.
 pub async fn accept_loop(
@@ -57,13 +58,16 @@ pub async fn accept_loop(
         })
         .await;
         match accepted {
-            None => return,
+            None => {
+                core.pubsub.borrow_mut().shut_down_connections();
+                return;
+            }
             Some(Ok(stream)) if core.connections.live() >= limit => {
                 glommio::spawn_local(connection::refuse(Rc::clone(&core), stream, protocol)).detach();
             }
             Some(Ok(stream)) => {
                 let live = core.connections.enter();
-                let task = connection::serve(Rc::clone(&core), stream, protocol, shutdown.clone(), live);
+                let task = connection::serve(Rc::clone(&core), stream, protocol, live);
                 glommio::spawn_local(task).detach();
             }
             Some(Err(error)) => {

@@ -31,6 +31,8 @@ pub enum Ready {
     Data,
     /// The connection overflowed its buffer under the disconnect policy: close it.
     Evicted,
+    /// The server is shutting down: finish the batch in flight, then close.
+    ShutDown,
 }
 
 /// See the module docs. Lives in an `Rc` shared by the connection task and the shard's pub/sub registry.
@@ -39,12 +41,20 @@ pub struct Outbox {
     limit: usize,
     policy: SlowConsumerPolicy,
     evicted: Cell<bool>,
+    shut_down: Cell<bool>,
     waker: Cell<Option<Waker>>,
 }
 
 impl Outbox {
     pub fn new(limit: usize, policy: SlowConsumerPolicy) -> Outbox {
-        Outbox { pending: RefCell::new(Vec::new()), limit, policy, evicted: Cell::new(false), waker: Cell::new(None) }
+        Outbox {
+            pending: RefCell::new(Vec::new()),
+            limit,
+            policy,
+            evicted: Cell::new(false),
+            shut_down: Cell::new(false),
+            waker: Cell::new(None),
+        }
     }
 
     /// Appends one push written by `encode`, unless the buffer is full (see the module docs).
@@ -92,13 +102,22 @@ impl Outbox {
         std::mem::swap(&mut *self.pending.borrow_mut(), into);
     }
 
-    /// Resolves when pushes are waiting or the connection was evicted.
+    /// Tells the connection task that the server is shutting down (see [`Ready::ShutDown`]).
+    pub fn shut_down(&self) {
+        self.shut_down.set(true);
+        self.wake();
+    }
+
+    /// Resolves when pushes are waiting, the connection was evicted, or the server is shutting down (after the
+    /// pushes waiting then are taken).
     pub async fn ready(&self) -> Ready {
         poll_fn(|context| {
             if self.evicted.get() {
                 Poll::Ready(Ready::Evicted)
             } else if !self.pending.borrow().is_empty() {
                 Poll::Ready(Ready::Data)
+            } else if self.shut_down.get() {
+                Poll::Ready(Ready::ShutDown)
             } else {
                 self.waker.set(Some(context.waker().clone()));
                 Poll::Pending
@@ -147,6 +166,16 @@ mod tests {
         outbox.take(&mut taken);
         assert_eq!(taken, vec![1; LIMIT]);
         assert_eq!(outbox.queue(|out| out.push(3)), Queued::Accepted);
+    }
+
+    #[test]
+    fn a_shut_down_outbox_hands_out_its_waiting_pushes_first() {
+        let outbox = Outbox::new(LIMIT, SlowConsumerPolicy::Drop);
+        outbox.queue(|out| out.push(1));
+        outbox.shut_down();
+        assert_eq!(futures_lite::future::block_on(outbox.ready()), Ready::Data);
+        outbox.take(&mut Vec::new());
+        assert_eq!(futures_lite::future::block_on(outbox.ready()), Ready::ShutDown);
     }
 
     #[test]
