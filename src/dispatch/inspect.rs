@@ -173,12 +173,12 @@ pub fn inspect(core: &ShardCore, query: Inspect) -> Inspection {
         Inspect::Queues => {
             let queues = core.queues.borrow();
             let summaries = queues
-                .names()
+                .slots()
                 .take(MAX_ENTITIES_LISTED)
-                .filter_map(|name| {
-                    let slot = queues.get(name)?;
-                    let (stats, consumers) = (slot.queue.stats(), slot.consumer_count() as u64);
-                    Some(QueueSummary { name: name.clone(), stats, consumers })
+                .map(|(name, slot)| QueueSummary {
+                    name: name.clone(),
+                    stats: slot.queue.stats(),
+                    consumers: slot.consumer_count() as u64,
                 })
                 .collect();
             Inspection::Queues(summaries)
@@ -197,12 +197,12 @@ pub fn inspect(core: &ShardCore, query: Inspect) -> Inspection {
         Inspect::Streams => {
             let streams = core.streams.borrow();
             let summaries = streams
-                .names()
+                .slots()
                 .take(MAX_ENTITIES_LISTED)
-                .filter_map(|name| {
-                    let stream = &streams.get(name)?.stream;
+                .map(|(name, slot)| {
+                    let stream = &slot.stream;
                     let log = stream.log();
-                    Some(StreamSummary {
+                    StreamSummary {
                         name: name.clone(),
                         first_offset: log.first_offset(),
                         next_offset: log.next_offset(),
@@ -210,7 +210,7 @@ pub fn inspect(core: &ShardCore, query: Inspect) -> Inspection {
                         bytes: log.bytes(),
                         segments: log.segments().len() as u64,
                         groups: stream.groups().len() as u64,
-                    })
+                    }
                 })
                 .collect();
             Inspection::Streams(summaries)

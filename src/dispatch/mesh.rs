@@ -169,7 +169,7 @@ fn stats(core: &ShardCore) -> ShardStats {
 fn queue_totals(core: &ShardCore) -> QueueTotals {
     let queues = core.queues.borrow();
     let mut totals = QueueTotals::default();
-    for slot in queues.names().filter_map(|name| queues.get(name)) {
+    for (_, slot) in queues.slots() {
         let stats = slot.queue.stats();
         totals.queues += 1;
         totals.ready += stats.ready;
@@ -184,7 +184,7 @@ fn queue_totals(core: &ShardCore) -> QueueTotals {
 fn stream_totals(core: &ShardCore) -> StreamTotals {
     let streams = core.streams.borrow();
     let mut totals = StreamTotals::default();
-    for slot in streams.names().filter_map(|name| streams.get(name)) {
+    for (_, slot) in streams.slots() {
         let log = slot.stream.log();
         totals.streams += 1;
         totals.records += log.len();

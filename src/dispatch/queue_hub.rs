@@ -114,6 +114,11 @@ impl QueueHub {
         self.slots.keys()
     }
 
+    /// Every queue with its name, in no particular order.
+    pub fn slots(&self) -> impl Iterator<Item = (&String, &QueueSlot)> {
+        self.slots.iter()
+    }
+
     /// Every queue's name and files.
     pub fn all_files(&self) -> Vec<(String, Rc<QueueFiles>)> {
         self.slots.iter().map(|(name, slot)| (name.clone(), Rc::clone(&slot.files))).collect()

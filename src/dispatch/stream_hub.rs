@@ -151,6 +151,11 @@ impl StreamHub {
         self.slots.keys()
     }
 
+    /// Every stream with its name, in no particular order.
+    pub fn slots(&self) -> impl Iterator<Item = (&String, &StreamSlot)> {
+        self.slots.iter()
+    }
+
     /// Every stream's name and files.
     pub fn all_files(&self) -> Vec<(String, Rc<StreamFiles>)> {
         self.slots.iter().map(|(name, slot)| (name.clone(), Rc::clone(&slot.files))).collect()
