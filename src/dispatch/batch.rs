@@ -284,14 +284,18 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Counts the batch's requests per engine for the dashboard.
+    /// Counts the batch's requests per engine for the dashboard: one ring update per engine, not per request.
     fn record_activity(&self, core: &ShardCore) {
-        let now = clock::now_ms();
-        let mut activity = core.activity.borrow_mut();
+        let mut requests = [0; Engine::ALL.len()];
         for entry in &self.entries {
             if let Outcome::Routed { assemble, .. } = entry.outcome {
-                activity.requests.record(assemble.engine(), 1, now);
+                requests[assemble.engine() as usize] += 1;
             }
+        }
+        let now = clock::now_ms();
+        let mut activity = core.activity.borrow_mut();
+        for (engine, count) in Engine::ALL.into_iter().zip(requests).filter(|&(_, count)| count > 0) {
+            activity.requests.record(engine, count, now);
         }
     }
 
